@@ -1,0 +1,160 @@
+// @ts-check
+/**
+ * Every message kind exchanged between the browser and the kernel.
+ * Mirror of s3_upload_widget/_protocol.py: a kind added there must be added here.
+ * See that file for the shape of each message.
+ */
+
+/** Requests: browser -> kernel, each answered with "<kind>-response". */
+export const HELLO = "hello";
+export const ADD_FILES = "add-files";
+export const SIGN = "sign";
+export const SIGN_PARTS = "sign-parts";
+export const COMPLETE = "complete";
+export const FAIL = "fail";
+export const CANCEL = "cancel";
+
+export const REQUEST_KINDS = Object.freeze([HELLO, ADD_FILES, SIGN, SIGN_PARTS, COMPLETE, FAIL, CANCEL]);
+
+/** Notifications: browser -> kernel, never answered. */
+export const PROGRESS = "progress";
+
+/** Commands: kernel -> browser. */
+export const CANCEL_UPLOADS = "cancel-uploads";
+
+export const RESPONSE_SUFFIX = "-response";
+
+/** Why an upload failed in the browser; mirrors FAILURE_REASONS. */
+export const FAILURE_REASONS = Object.freeze([
+  "network",
+  "http",
+  "stall",
+  "etag-unreadable",
+  "timeout",
+  "internal",
+]);
+
+export const FINAL_STATUSES = Object.freeze(["done", "error", "cancelled"]);
+
+/**
+ * @param {string} kind
+ * @returns {string}
+ */
+export function responseKind(kind) {
+  return kind + RESPONSE_SUFFIX;
+}
+
+/** An error raised when the kernel answers a request with ok: false. */
+export class KernelError extends Error {
+  /**
+   * @param {{code?: string, message?: string, hint?: string}} error
+   */
+  constructor(error) {
+    super(error.message || "The Python kernel refused the request.");
+    this.name = "KernelError";
+    this.code = error.code || "error";
+    this.hint = error.hint || "";
+  }
+}
+
+/** Raised when the kernel does not answer within the timeout. */
+export class KernelTimeoutError extends Error {
+  /** @param {string} kind @param {number} ms */
+  constructor(kind, ms) {
+    super(`The Python kernel did not answer "${kind}" within ${Math.round(ms / 1000)} s.`);
+    this.name = "KernelTimeoutError";
+  }
+}
+
+/**
+ * @typedef {{ send: (msg: any) => void }} MessageSink
+ */
+
+/**
+ * Request/response over custom messages: one pending promise per request id.
+ * `onWaiting(true)` fires when a request waits longer than `slowMs` (the kernel
+ * answers nothing while a cell runs), `onWaiting(false)` when nothing is slow anymore.
+ */
+export class Rpc {
+  /**
+   * @param {MessageSink} sink
+   * @param {{timeoutMs?: number, slowMs?: number, onWaiting?: (waiting: boolean) => void,
+   *          idPrefix?: string}} [options]
+   */
+  constructor(sink, options = {}) {
+    this.sink = sink;
+    this.timeoutMs = options.timeoutMs ?? 10 * 60 * 1000;
+    this.slowMs = options.slowMs ?? 1500;
+    this.onWaiting = options.onWaiting ?? (() => {});
+    this.idPrefix = options.idPrefix ?? Math.random().toString(36).slice(2, 8);
+    this.counter = 0;
+    /** @type {Map<string, {resolve: Function, reject: Function, timer: any, slowTimer: any, slow: boolean, kind: string}>} */
+    this.pending = new Map();
+    this.slowCount = 0;
+  }
+
+  /**
+   * Send a request and wait for its answer.
+   * @param {string} kind
+   * @param {object} args
+   * @returns {Promise<any>} the `result` of the answer
+   */
+  request(kind, args) {
+    const id = `${this.idPrefix}-${++this.counter}`;
+    return new Promise((resolve, reject) => {
+      const entry = { resolve, reject, timer: null, slowTimer: null, slow: false, kind };
+      entry.timer = setTimeout(() => {
+        this._settle(id);
+        reject(new KernelTimeoutError(kind, this.timeoutMs));
+      }, this.timeoutMs);
+      entry.slowTimer = setTimeout(() => {
+        entry.slow = true;
+        if (this.slowCount++ === 0) this.onWaiting(true);
+      }, this.slowMs);
+      this.pending.set(id, entry);
+      this.sink.send({ id, kind, args });
+    });
+  }
+
+  /**
+   * Send a notification (no answer).
+   * @param {string} kind
+   * @param {object} body
+   */
+  notify(kind, body) {
+    this.sink.send({ kind, ...body });
+  }
+
+  /**
+   * Route an incoming message. Returns true when it was the answer to a request.
+   * @param {any} msg
+   * @returns {boolean}
+   */
+  handle(msg) {
+    if (!msg || typeof msg.kind !== "string" || !msg.kind.endsWith(RESPONSE_SUFFIX)) return false;
+    const entry = this._settle(msg.id);
+    if (!entry) return true;
+    if (msg.ok) entry.resolve(msg.result ?? {});
+    else entry.reject(new KernelError(msg.error ?? {}));
+    return true;
+  }
+
+  /** Reject every pending request (the view is going away). */
+  close() {
+    for (const id of [...this.pending.keys()]) {
+      const entry = this._settle(id);
+      entry?.reject(new Error("The widget was closed."));
+    }
+  }
+
+  /** @param {string} id */
+  _settle(id) {
+    const entry = this.pending.get(id);
+    if (!entry) return undefined;
+    this.pending.delete(id);
+    clearTimeout(entry.timer);
+    clearTimeout(entry.slowTimer);
+    if (entry.slow && --this.slowCount === 0) this.onWaiting(false);
+    return entry;
+  }
+}

@@ -1,0 +1,104 @@
+"""Every message kind exchanged between the browser and the kernel, and their shapes.
+
+This file is mirrored by ``js/src/protocol.js``: a kind added here must be added there.
+
+Envelope of a request from the browser::
+
+    {"id": "<unique per widget view>", "kind": "<kind>", "args": {...}}
+
+Python always answers a request, also when its handler raises::
+
+    {"id": ..., "kind": "<kind>-response", "ok": true, "result": {...}}
+    {"id": ..., "kind": "<kind>-response", "ok": false,
+     "error": {"code": "...", "message": "...", "hint": "..."}}
+
+Notifications carry no ``id`` and get no answer. Commands go from the kernel to the
+browser and get no answer either.
+"""
+
+from __future__ import annotations
+
+# --- Requests: browser -> kernel, each answered with "<kind>-response" -----------------
+
+HELLO = "hello"
+"""args: {origin: str}. result: {}. Tells Python the page's origin (for CORS advice)."""
+
+ADD_FILES = "add-files"
+"""args: {files: [{name: str, size: int, type: str}]}.
+result: {uploads: [record]}, one record per file in order; a refused file's record
+has status "error" and nothing is signed for it."""
+
+SIGN = "sign"
+"""args: {upload_id: str}.
+result, single PUT: {mode: "single", method: "PUT", url: str, headers: {str: str}}.
+result, multipart: {mode: "multipart", part_size: int, part_count: int}."""
+
+SIGN_PARTS = "sign-parts"
+"""args: {upload_id: str, part_numbers: [int]} (a small batch, 1-based).
+result: {parts: [{part_number: int, length: int, method: "PUT", url: str,
+headers: {str: str}}]}."""
+
+COMPLETE = "complete"
+"""args: {upload_id: str, etag: str} for a single PUT, or
+{upload_id: str, parts: [{part_number: int, etag: str}]} for multipart.
+result: {record}: the finished record (status "done")."""
+
+FAIL = "fail"
+"""args: {upload_id: str, error: {reason: str, status: int, s3_code: str,
+s3_message: str, part_number: int | null}}; reason is one of FAILURE_REASONS.
+result: {record}: the record with status "error" and a message a person can act on."""
+
+CANCEL = "cancel"
+"""args: {upload_id: str}. result: {record}: status "cancelled"; multipart aborted."""
+
+REQUEST_KINDS = frozenset({HELLO, ADD_FILES, SIGN, SIGN_PARTS, COMPLETE, FAIL, CANCEL})
+
+# --- Notifications: browser -> kernel, never answered -------------------------------
+
+PROGRESS = "progress"
+"""{kind: "progress", updates: [{upload_id: str, loaded: int}]}; throttled by the browser."""
+
+NOTIFICATION_KINDS = frozenset({PROGRESS})
+
+# --- Commands: kernel -> browser ------------------------------------------------------
+
+CANCEL_UPLOADS = "cancel-uploads"
+"""{kind: "cancel-uploads", upload_ids: [str] | null}; null means every active upload."""
+
+# --- Vocabulary --------------------------------------------------------------------
+
+RESPONSE_SUFFIX = "-response"
+
+FAILURE_REASONS = frozenset(
+    {
+        "network",  # the request never got an HTTP status (status 0): CORS or unreachable
+        "http",  # S3 answered with an error status
+        "stall",  # no progress for the stall timeout
+        "etag-unreadable",  # S3 accepted the body but the ETag header is not exposed
+        "timeout",  # the kernel did not answer in time
+        "internal",  # a bug in the browser code
+    }
+)
+
+STATUSES = ("queued", "signing", "uploading", "completing", "done", "error", "cancelled")
+FINAL_STATUSES = frozenset({"done", "error", "cancelled"})
+
+
+def response_kind(kind: str) -> str:
+    """The kind of the answer to a request of ``kind``."""
+    return kind + RESPONSE_SUFFIX
+
+
+def ok_response(request_id: object, kind: str, result: dict) -> dict:
+    """The answer to a request that succeeded."""
+    return {"id": request_id, "kind": response_kind(kind), "ok": True, "result": result}
+
+
+def error_response(request_id: object, kind: str, code: str, message: str, hint: str = "") -> dict:
+    """The answer to a request that failed; ``message`` and ``hint`` are for a person."""
+    return {
+        "id": request_id,
+        "kind": response_kind(kind),
+        "ok": False,
+        "error": {"code": code, "message": message, "hint": hint},
+    }
