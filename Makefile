@@ -1,0 +1,60 @@
+# Two commands: `make demo` and `make test`. Each installs what it needs first.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP_STAMP := $(VENV)/.installed
+JS_STAMP := js/node_modules/.installed
+BUNDLE := s3_upload_widget/static/widget.js
+JS_SOURCES := $(wildcard js/src/*.js js/src/*.css)
+PYTEST_ARGS ?=
+
+.PHONY: demo test install build chromium lint typecheck test-js test-py bench clean
+
+demo: install
+	$(VENV)/bin/jupyter lab notebooks/quickstart.ipynb
+
+test: install chromium lint typecheck test-js test-py
+
+install: $(PIP_STAMP)
+
+build: $(BUNDLE)
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(JS_STAMP): js/package.json js/package-lock.json
+	cd js && npm ci --no-audit --no-fund
+	touch $@
+
+$(BUNDLE): $(JS_STAMP) $(JS_SOURCES)
+	cd js && npm run build
+
+# The bundle is built first so that the package's build hook finds it and skips npm.
+$(PIP_STAMP): $(PY) pyproject.toml $(BUNDLE)
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+lint: install
+	$(VENV)/bin/ruff check s3_upload_widget tests benchmarks
+	$(VENV)/bin/ruff format --check s3_upload_widget tests benchmarks
+
+typecheck: $(JS_STAMP)
+	cd js && npm run typecheck
+
+test-js: $(JS_STAMP)
+	cd js && npm test
+
+test-py: install $(BUNDLE)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install chromium
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) js/node_modules s3_upload_widget/static .pytest_cache

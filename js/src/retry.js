@@ -1,0 +1,266 @@
+// @ts-check
+/**
+ * Retry policy for S3 PUTs: what to do with an answer (or a missing one), and how
+ * long to wait before trying again. Pure functions; no I/O.
+ */
+import { TransportError } from "./transport.js";
+
+/** @typedef {{attempts: number, baseDelayMs: number, maxDelayMs: number}} RetryOptions */
+
+/** `attempts` counts every try of one PUT, the first one included. */
+export const DEFAULT_RETRY = Object.freeze({ attempts: 4, baseDelayMs: 500, maxDelayMs: 10000 });
+
+/** Re-signs of one part (or single PUT) whose URL expired; they use no attempt. */
+export const DEFAULT_MAX_RESIGNS = 3;
+
+/**
+ * What the engine tells the kernel when a file fails (the `error` of a "fail" request).
+ * @typedef {object} FailureDetail
+ * @property {string} reason        one of protocol.js FAILURE_REASONS
+ * @property {number} status        the HTTP status, 0 when there was none
+ * @property {string} s3_code       <Code> of S3's XML error body, "" when none
+ * @property {string} s3_message    <Message> of S3's XML error body, "" when none
+ * @property {number | null} part_number  the multipart part, null for a single PUT
+ */
+
+/**
+ * @typedef {{action: "ok"} |
+ *           {action: "retry" | "resign" | "fail", failure: FailureDetail} |
+ *           {action: "aborted"}} Verdict
+ */
+
+/** A file failed for a reason the kernel should hear about (via `api.fail`). */
+export class UploadFailure extends Error {
+  /** @param {Partial<FailureDetail> & {reason: string}} detail */
+  constructor(detail) {
+    const full = failureDetail(detail);
+    super(describeFailure(full));
+    this.name = "UploadFailure";
+    /** @type {FailureDetail} */
+    this.detail = full;
+  }
+}
+
+/**
+ * A complete FailureDetail from a partial one.
+ * @param {Partial<FailureDetail> & {reason: string}} detail
+ * @returns {FailureDetail}
+ */
+export function failureDetail(detail) {
+  return {
+    reason: detail.reason,
+    status: detail.status ?? 0,
+    s3_code: detail.s3_code ?? "",
+    s3_message: detail.s3_message ?? "",
+    part_number: detail.part_number ?? null,
+  };
+}
+
+/**
+ * Delay before retry number `attempt` (0 for the first retry): exponential backoff
+ * with full jitter, so many parts failing together don't retry in lockstep.
+ * @param {number} attempt
+ * @param {{baseDelayMs: number, maxDelayMs: number}} options
+ * @param {() => number} [random] returns a number in [0, 1)
+ * @returns {number} milliseconds, in [0, min(maxDelayMs, baseDelayMs * 2**attempt))
+ */
+export function backoffDelay(attempt, { baseDelayMs, maxDelayMs }, random = Math.random) {
+  const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, attempt));
+  return ceiling * random();
+}
+
+/**
+ * Code and Message of an S3 XML error body. A regex rather than DOMParser: this
+ * also runs in node, and S3's error documents are flat.
+ * @param {string | null | undefined} body
+ * @returns {{code: string, message: string}}
+ */
+export function parseS3Error(body) {
+  if (typeof body !== "string" || !body) return { code: "", message: "" };
+  return { code: xmlText(body, "Code"), message: xmlText(body, "Message") };
+}
+
+/**
+ * @param {string} xml
+ * @param {string} tag
+ */
+function xmlText(xml, tag) {
+  const match = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(xml);
+  return match ? decodeXmlEntities(match[1].trim()) : "";
+}
+
+const ENTITIES = { lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" };
+
+/** @param {string} text */
+function decodeXmlEntities(text) {
+  return text.replace(/&(lt|gt|quot|apos|amp);/g, (_, name) => ENTITIES[name]);
+}
+
+/**
+ * HTTP statuses worth another try: S3's 500/503 (InternalError, SlowDown),
+ * 408/429, and S3's 400 RequestTimeout (the connection idled mid-body).
+ * @param {number} status
+ * @param {string} code
+ */
+export function isRetryableStatus(status, code = "") {
+  return status >= 500 || status === 408 || status === 429 || code === "RequestTimeout";
+}
+
+/**
+ * S3's answer to a presigned URL used after its expiry:
+ * 403 <Code>AccessDenied</Code><Message>Request has expired</Message>.
+ * @param {number} status
+ * @param {string} message
+ */
+export function isExpiredUrl(status, message) {
+  return status === 403 && /expired/i.test(message);
+}
+
+/**
+ * What to do with an HTTP answer to a PUT.
+ * @param {{status: number, body?: string}} response
+ * @returns {Verdict}
+ */
+export function classifyResponse({ status, body }) {
+  if (status >= 200 && status < 300) return { action: "ok" };
+  if (!status) return { action: "retry", failure: failureDetail({ reason: "network" }) };
+  const { code, message } = parseS3Error(body);
+  const failure = failureDetail({ reason: "http", status, s3_code: code, s3_message: message });
+  if (isExpiredUrl(status, message)) return { action: "resign", failure };
+  if (isRetryableStatus(status, code)) return { action: "retry", failure };
+  return { action: "fail", failure };
+}
+
+/**
+ * What to do when a PUT got no HTTP answer. Returns null for an error that is
+ * not a TransportError: a bug, which the caller reports as "internal".
+ * @param {unknown} error
+ * @returns {Verdict | null}
+ */
+export function classifyError(error) {
+  if (!(error instanceof TransportError)) return null;
+  if (error.reason === "aborted") return { action: "aborted" };
+  return { action: "retry", failure: failureDetail({ reason: error.reason }) };
+}
+
+/**
+ * Words for a failure, shown until the kernel answers "fail" with its own message
+ * (or instead of it, when the kernel can't answer).
+ * @param {FailureDetail} detail
+ * @returns {string}
+ */
+export function describeFailure(detail) {
+  const part = detail.part_number ? ` (part ${detail.part_number})` : "";
+  const s3 = [detail.s3_code, detail.s3_message].filter(Boolean).join(": ");
+  switch (detail.reason) {
+    case "network":
+      return `The browser could not reach S3${part}: network error or CORS refusal.`;
+    case "stall":
+      return `The upload stopped making progress${part}.`;
+    case "http":
+      return `S3 refused the upload${part}: HTTP ${detail.status}${s3 ? ` ${s3}` : ""}.`;
+    case "etag-unreadable":
+      return `S3 stored the data${part} but the browser cannot read its ETag header; ` +
+        "the bucket's CORS rule must expose ETag.";
+    case "timeout":
+      return "The Python kernel did not answer in time.";
+    default:
+      return `The upload failed in the browser${part}${detail.s3_message ? `: ${detail.s3_message}` : "."}`;
+  }
+}
+
+/** Thrown when the file a PUT belongs to was stopped (cancelled or failed elsewhere). */
+export class Stopped extends Error {
+  constructor() {
+    super("The upload was stopped.");
+    this.name = "Stopped";
+  }
+}
+
+/**
+ * @typedef {object} PutJob  one body to store: a single PUT or one part
+ * @property {number | null} partNumber   null for a single PUT
+ * @property {number} length
+ * @property {() => Blob} body            called for each try (a part is sliced lazily)
+ * @property {{url: string, method?: string, headers?: Record<string, string>}} signed
+ * @property {() => Promise<{url: string, method?: string, headers?: Record<string, string>}>} resign
+ */
+
+/**
+ * @typedef {object} PutContext
+ * @property {import("./transport.js").Transport} transport
+ * @property {AbortSignal} signal
+ * @property {number} stallTimeoutMs
+ * @property {RetryOptions} retry
+ * @property {number} maxResigns
+ * @property {() => number} random
+ * @property {(ms: number) => Promise<void>} sleep
+ * @property {() => boolean} isStopped
+ * @property {(loaded: number) => void} onLoaded  bytes of the current try (0 when a try starts or fails)
+ */
+
+/**
+ * PUT one body until S3 stores it: transient failures are retried with backoff
+ * (`retry.attempts` tries in all), an expired URL is signed again (at most
+ * `maxResigns` times, using no attempt), anything else fails at once.
+ * @param {PutJob} job
+ * @param {PutContext} ctx
+ * @returns {Promise<string>} the ETag
+ * @throws {UploadFailure | Stopped}
+ */
+export async function putWithRetry(job, ctx) {
+  let signed = job.signed;
+  let failures = 0;
+  let resigns = 0;
+  for (;;) {
+    const { verdict, etag, status } = await putOnce(job, signed, ctx);
+    if (verdict.action === "ok") {
+      if (etag) return etag;
+      throw new UploadFailure({ reason: "etag-unreadable", status, part_number: job.partNumber });
+    }
+    if (verdict.action === "aborted") throw new Error("A request was aborted while its upload was running.");
+    ctx.onLoaded(0); // the failed try's bytes no longer count
+    const failure = { ...verdict.failure, part_number: job.partNumber };
+    if (verdict.action === "resign" && resigns < ctx.maxResigns) {
+      resigns++;
+      signed = await job.resign();
+    } else if (verdict.action === "retry" && ++failures < ctx.retry.attempts) {
+      await ctx.sleep(backoffDelay(failures - 1, ctx.retry, ctx.random));
+    } else {
+      throw new UploadFailure(failure);
+    }
+    if (ctx.isStopped()) throw new Stopped();
+  }
+}
+
+/**
+ * One PUT, turned into a verdict.
+ * @param {PutJob} job
+ * @param {PutJob["signed"]} signed
+ * @param {PutContext} ctx
+ * @returns {Promise<{verdict: Verdict, etag: string | null, status: number}>}
+ */
+async function putOnce(job, signed, ctx) {
+  let live = true; // progress events of a finished try must not move the count
+  ctx.onLoaded(0);
+  try {
+    const response = await ctx.transport.put({
+      url: signed.url,
+      method: signed.method || "PUT",
+      headers: signed.headers || {},
+      body: job.body(),
+      signal: ctx.signal,
+      stallTimeoutMs: ctx.stallTimeoutMs,
+      onProgress: (loaded) => live && ctx.onLoaded(Math.min(loaded, job.length)),
+    });
+    if (ctx.isStopped()) throw new Stopped();
+    return { verdict: classifyResponse(response), etag: response.etag, status: response.status };
+  } catch (err) {
+    if (ctx.isStopped()) throw new Stopped(); // aborted by a cancel or another part's failure
+    const verdict = classifyError(err);
+    if (!verdict) throw err;
+    return { verdict, etag: null, status: 0 };
+  } finally {
+    live = false;
+  }
+}

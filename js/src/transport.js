@@ -1,0 +1,204 @@
+// @ts-check
+/**
+ * The browser transport of the upload engine: one HTTP PUT with XMLHttpRequest.
+ *
+ * XHR rather than fetch because fetch still has no upload progress in browsers.
+ * This is the only module that touches XMLHttpRequest; the engine (uploader.js)
+ * sees only `transport.put(...)` and `TransportError`, so it runs in node tests.
+ */
+
+/**
+ * Why a request ended without an HTTP status:
+ * "network" (CORS refusal, unreachable host, connection reset: the browser hides which),
+ * "stall" (no progress for stallTimeoutMs), "aborted" (the caller's signal fired).
+ * @typedef {"network" | "stall" | "aborted"} TransportFailure
+ */
+
+/** A request that got no HTTP answer. */
+export class TransportError extends Error {
+  /**
+   * @param {TransportFailure} reason
+   * @param {string} [message]
+   */
+  constructor(reason, message) {
+    super(message || TRANSPORT_MESSAGES[reason] || `The request failed (${reason}).`);
+    this.name = "TransportError";
+    /** @type {TransportFailure} */
+    this.reason = reason;
+  }
+}
+
+const TRANSPORT_MESSAGES = {
+  network: "The browser could not reach S3 (network error or CORS refusal).",
+  stall: "The upload made no progress and was stopped.",
+  aborted: "The request was aborted.",
+};
+
+/**
+ * @typedef {object} PutRequest
+ * @property {string} url
+ * @property {string} [method]                  default "PUT"
+ * @property {Record<string, string>} [headers] the signed headers, sent as they are
+ * @property {Blob} body
+ * @property {(loaded: number) => void} [onProgress] bytes of `body` sent so far
+ * @property {AbortSignal} [signal]
+ * @property {number} [stallTimeoutMs]          abort when no progress for this long (0: never)
+ */
+
+/**
+ * @typedef {object} PutResult
+ * @property {number} status       the HTTP status (never 0: that rejects as "network")
+ * @property {string | null} etag  the ETag response header; null when CORS does not expose it
+ * @property {string} body         the response text for error statuses ("" for 2xx)
+ */
+
+/**
+ * @typedef {object} Transport
+ * @property {(request: PutRequest) => Promise<PutResult>} put
+ */
+
+// Browsers refuse to let scripts set these (and log a warning when one tries);
+// the signature covers Content-Length through the body's real size anyway.
+const FORBIDDEN_HEADERS = new Set(["content-length", "host", "connection", "expect", "transfer-encoding"]);
+
+/**
+ * Build an XHR transport. The options exist for tests; in the browser the defaults apply.
+ * @param {{XMLHttpRequest?: any, setTimeout?: typeof setTimeout,
+ *          clearTimeout?: typeof clearTimeout, now?: () => number}} [options]
+ * @returns {Transport}
+ */
+export function makeXhrTransport(options = {}) {
+  const env = {
+    XHR: options.XMLHttpRequest,
+    setTimeout: options.setTimeout ?? ((fn, ms) => globalThis.setTimeout(fn, ms)),
+    clearTimeout: options.clearTimeout ?? ((t) => globalThis.clearTimeout(t)),
+    now: options.now ?? (() => Date.now()),
+  };
+  return { put: (request) => xhrPut(request, env) };
+}
+
+/**
+ * @param {PutRequest} request
+ * @param {{XHR: any, setTimeout: Function, clearTimeout: Function, now: () => number}} env
+ * @returns {Promise<PutResult>}
+ */
+function xhrPut(request, env) {
+  const { url, method = "PUT", headers = {}, body, onProgress, signal, stallTimeoutMs = 0 } = request;
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new TransportError("aborted"));
+    const Xhr = env.XHR ?? globalThis.XMLHttpRequest;
+    const xhr = new Xhr();
+    let settled = false;
+    let lastProgressAt = env.now();
+    let stallTimer = null;
+
+    /** @param {() => void} action */
+    const settle = (action) => {
+      if (settled) return;
+      settled = true;
+      if (stallTimer !== null) env.clearTimeout(stallTimer);
+      signal?.removeEventListener("abort", onAbort);
+      action();
+    };
+    const onAbort = () => settle(() => {
+      xhr.abort();
+      reject(new TransportError("aborted"));
+    });
+    // One timer that re-arms itself for the remaining time, instead of a
+    // clearTimeout/setTimeout pair on every progress event.
+    const armStallTimer = (ms) => {
+      stallTimer = env.setTimeout(() => {
+        const idle = env.now() - lastProgressAt;
+        if (idle < stallTimeoutMs) return armStallTimer(stallTimeoutMs - idle);
+        // Also covers S3 answering 403 early while the body is still being sent:
+        // Chromium may then never finish the XHR, but progress stops.
+        settle(() => {
+          xhr.abort();
+          reject(new TransportError("stall"));
+        });
+      }, ms);
+    };
+    const touch = () => { lastProgressAt = env.now(); };
+
+    xhr.open(method, url);
+    for (const [name, value] of Object.entries(headers)) {
+      if (!FORBIDDEN_HEADERS.has(name.toLowerCase())) xhr.setRequestHeader(name, value);
+    }
+    xhr.upload.onprogress = (e) => {
+      touch();
+      if (onProgress && !settled) onProgress(e.loaded);
+    };
+    xhr.onprogress = touch; // the response arriving counts as progress too
+    xhr.onreadystatechange = touch;
+    xhr.onload = () => settle(() => {
+      // Status 0 after load: the browser blocked the answer (CORS) or the connection broke.
+      if (!xhr.status) return reject(new TransportError("network"));
+      const ok = xhr.status >= 200 && xhr.status < 300;
+      resolve({
+        status: xhr.status,
+        etag: xhr.getResponseHeader("ETag"),
+        body: ok ? "" : String(xhr.responseText ?? ""),
+      });
+    });
+    xhr.onerror = () => settle(() => reject(new TransportError("network")));
+    xhr.ontimeout = xhr.onerror;
+    xhr.onabort = () => settle(() => reject(new TransportError(signal?.aborted ? "aborted" : "network")));
+    signal?.addEventListener("abort", onAbort);
+    if (stallTimeoutMs > 0) armStallTimer(stallTimeoutMs);
+    xhr.send(body);
+  });
+}
+
+/** The transport the widget uses in the browser. */
+export const xhrTransport = makeXhrTransport();
+
+/**
+ * A transport that runs at most `maxRequests` PUTs at once and queues the rest
+ * (first come, first served). Browsers open at most 6 HTTP/1.1 connections per
+ * host and S3 speaks HTTP/1.1: beyond that, XHRs wait inside the browser without
+ * progress, and their stall timers would fire although nothing is wrong. Queued
+ * here, a request starts its stall timer only when it really starts.
+ * @param {Transport} transport
+ * @param {number} maxRequests
+ * @returns {Transport & {active: () => number, waiting: () => number}}
+ */
+export function limitRequests(transport, maxRequests) {
+  let active = 0;
+  /** @type {{start: () => void, cancel: () => void}[]} */
+  const queue = [];
+  const next = () => {
+    while (active < maxRequests && queue.length) queue.shift().start();
+  };
+  /** @param {AbortSignal | undefined} signal */
+  const acquire = (signal) => new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new TransportError("aborted"));
+    const entry = {
+      start: () => {
+        signal?.removeEventListener("abort", entry.cancel);
+        active++;
+        resolve(undefined);
+      },
+      cancel: () => {
+        const at = queue.indexOf(entry);
+        if (at >= 0) queue.splice(at, 1);
+        reject(new TransportError("aborted"));
+      },
+    };
+    signal?.addEventListener("abort", entry.cancel, { once: true });
+    queue.push(entry);
+    next();
+  });
+  return {
+    async put(request) {
+      await acquire(request.signal);
+      try {
+        return await transport.put(request);
+      } finally {
+        active--;
+        next();
+      }
+    },
+    active: () => active,
+    waiting: () => queue.length,
+  };
+}

@@ -1,0 +1,180 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { PartSigner, ProgressReporter, TransferMeter, partBounds, runParts, uploadParts } from "../src/parts.js";
+import { FakeClock, blobOf, tick } from "./engine-fakes.js";
+
+test("partBounds slices parts and clips the last one", () => {
+  assert.deepEqual(partBounds(25, 10, 1), [0, 10]);
+  assert.deepEqual(partBounds(25, 10, 3), [20, 25]);
+  assert.deepEqual(partBounds(20, 10, 2), [10, 20]);
+  assert.deepEqual(partBounds(0, 10, 1), [0, 0]);
+});
+
+test("runParts runs every part once, in order, with the given concurrency", async () => {
+  const started = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  await runParts({
+    partCount: 7,
+    concurrency: 3,
+    runPart: async (n) => {
+      started.push(n);
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      for (let i = 0; i < n % 3 + 1; i++) await tick();
+      inFlight--;
+    },
+  });
+  assert.deepEqual(started, [1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(maxInFlight, 3);
+});
+
+test("runParts rejects with the first failure and starts no part after it", async () => {
+  const started = [];
+  const run = runParts({
+    partCount: 10,
+    concurrency: 2,
+    runPart: async (n) => {
+      started.push(n);
+      await tick();
+      if (n === 2) throw new Error("part 2 broke");
+      await tick();
+    },
+  });
+  await assert.rejects(run, /part 2 broke/);
+  for (let i = 0; i < 5; i++) await tick();
+  assert.deepEqual(started, [1, 2]);
+});
+
+test("runParts starts nothing more once shouldStop() holds", async () => {
+  const started = [];
+  let stop = false;
+  await runParts({
+    partCount: 10,
+    concurrency: 2,
+    shouldStop: () => stop,
+    runPart: async (n) => {
+      started.push(n);
+      if (n === 3) stop = true;
+      await tick();
+    },
+  });
+  assert.deepEqual(started, [1, 2, 3]);
+});
+
+test("PartSigner signs in batches just ahead of use, never everything", async () => {
+  const requests = [];
+  const signer = new PartSigner({
+    partCount: 10,
+    batchSize: 4,
+    signParts: async (numbers) => {
+      requests.push(numbers);
+      return numbers.map((n) => ({ part_number: n, url: `u${n}` }));
+    },
+  });
+  assert.equal((await signer.get(1)).url, "u1");
+  assert.deepEqual(requests, [[1, 2, 3, 4]]);
+  await signer.get(2);
+  assert.equal(requests.length, 1, "2 parts still signed ahead");
+  await signer.get(3); // one left ahead: fetch the next batch now
+  assert.deepEqual(requests, [[1, 2, 3, 4], [5, 6, 7, 8]]);
+  for (const n of [4, 5, 6]) await signer.get(n);
+  assert.equal(requests.length, 2);
+  await signer.get(7);
+  assert.deepEqual(requests.at(-1), [9, 10]);
+  await signer.get(10);
+  assert.equal(requests.length, 3);
+  assert.throws(() => signer.get(11), RangeError);
+});
+
+test("PartSigner re-signs one part, and reports a part missing from the answer", async () => {
+  let version = 0;
+  const signer = new PartSigner({
+    partCount: 3,
+    batchSize: 3,
+    signParts: async (numbers) => numbers.filter((n) => n !== 2).map((n) => ({ part_number: n, url: `v${++version}` })),
+  });
+  const first = await signer.get(1);
+  const again = await signer.resign(1);
+  assert.notEqual(first.url, again.url);
+  assert.equal((await signer.get(1)).url, again.url);
+  await assert.rejects(signer.get(2), /no URL for part 2/);
+});
+
+test("a batch signed ahead that fails is not an unhandled rejection", async () => {
+  const signer = new PartSigner({
+    partCount: 4,
+    batchSize: 1,
+    signParts: async (numbers) => {
+      if (numbers[0] === 2) throw new Error("refused");
+      return numbers.map((n) => ({ part_number: n, url: "u" }));
+    },
+  });
+  await signer.get(1); // prefetches part 2, which fails with nobody waiting
+  await tick();
+  await assert.rejects(signer.get(2), /refused/);
+});
+
+test("uploadParts refuses a plan that does not fit the file", async () => {
+  const options = { concurrency: 2, batchSize: 2, signParts: async () => [], putPart: async () => "e",
+    partDone: () => {}, shouldStop: () => false };
+  await assert.rejects(uploadParts({ ...options, blob: blobOf(100), partSize: 10, partCount: 5 }), /Bad multipart plan/);
+  await assert.rejects(uploadParts({ ...options, blob: blobOf(100), partSize: 10, partCount: 12 }), /Bad multipart plan/);
+  await assert.rejects(uploadParts({ ...options, blob: blobOf(100), partSize: 0, partCount: 1 }), /Bad multipart plan/);
+});
+
+test("uploadParts refuses a part signed for another length", async () => {
+  await assert.rejects(uploadParts({
+    blob: blobOf(25), partSize: 10, partCount: 3, concurrency: 1, batchSize: 3,
+    signParts: async (numbers) => numbers.map((n) => ({ part_number: n, url: "u", length: 10 })),
+    putPart: async () => "e", partDone: () => {}, shouldStop: () => false,
+  }), /Part 3 was signed for 10 bytes but has 5/);
+});
+
+test("TransferMeter: loaded is stored + in flight, clipped; speed counts re-sent bytes", () => {
+  let t = 0;
+  const meter = new TransferMeter(100, () => t);
+  meter.start();
+  meter.setPart(1, 30);
+  meter.setPart(2, 20);
+  assert.equal(meter.loaded, 50);
+  meter.setPart(2, 0); // a failed try
+  assert.equal(meter.loaded, 30);
+  meter.finishPart(1, 30);
+  meter.setPart(3, 500);
+  assert.equal(meter.loaded, 100);
+  t = 1000;
+  meter.setPart(3, 500);
+  assert.equal(meter.speed, 550, "first sample taken as is: 30 + 20 + 500 bytes in 1 s");
+  t = 1100;
+  meter.setPart(4, 1000);
+  assert.equal(meter.speed, 550, "samples shorter than 200 ms wait");
+});
+
+test("ProgressReporter: immediate first send, then one trailing send per interval", async () => {
+  const clock = new FakeClock();
+  const sent = [];
+  const reporter = new ProgressReporter({ send: (u) => sent.push(u), intervalMs: 250, now: clock.now, sleep: clock.sleep });
+  reporter.update("a", 1);
+  reporter.update("a", 2);
+  reporter.update("b", 1);
+  assert.deepEqual(sent, [[{ upload_id: "a", loaded: 1 }]]);
+  await clock.advance(249);
+  assert.equal(sent.length, 1);
+  await clock.advance(1);
+  assert.deepEqual(sent[1], [{ upload_id: "a", loaded: 2 }, { upload_id: "b", loaded: 1 }]);
+  reporter.update("a", 2); // unchanged
+  await clock.advance(250);
+  assert.equal(sent.length, 2);
+  reporter.update("b", 9);
+  reporter.forget("b");
+  reporter.flush();
+  assert.equal(sent.length, 2, "a forgotten file is not sent");
+});
+
+test("ProgressReporter survives a send that throws or rejects", () => {
+  const clock = new FakeClock();
+  const reporter = new ProgressReporter({ send: () => { throw new Error("closed"); }, intervalMs: 0, now: clock.now, sleep: clock.sleep });
+  reporter.update("a", 1);
+  const rejecting = new ProgressReporter({ send: () => Promise.reject(new Error("x")), intervalMs: 0, now: clock.now, sleep: clock.sleep });
+  rejecting.update("a", 1);
+});

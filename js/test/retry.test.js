@@ -1,0 +1,88 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  DEFAULT_RETRY, UploadFailure, backoffDelay, classifyError, classifyResponse, describeFailure, failureDetail,
+  parseS3Error,
+} from "../src/retry.js";
+import { TransportError } from "../src/transport.js";
+import { s3Error } from "./engine-fakes.js";
+
+const policy = { baseDelayMs: 500, maxDelayMs: 10000 };
+
+test("backoffDelay doubles its ceiling per attempt up to maxDelayMs", () => {
+  const almostOne = () => 0.999999;
+  const ceilings = [0, 1, 2, 3, 4, 5, 6, 10, 40].map((a) => Math.round(backoffDelay(a, policy, almostOne)));
+  assert.deepEqual(ceilings, [500, 1000, 2000, 4000, 8000, 10000, 10000, 10000, 10000]);
+});
+
+test("backoffDelay has full jitter: anywhere in [0, ceiling)", () => {
+  assert.equal(backoffDelay(3, policy, () => 0), 0);
+  assert.equal(backoffDelay(3, policy, () => 0.5), 2000);
+  assert.equal(backoffDelay(30, policy, () => 0.25), 2500);
+  for (let attempt = 0; attempt < 12; attempt++) {
+    for (let i = 0; i < 50; i++) {
+      const delay = backoffDelay(attempt, policy);
+      assert.ok(delay >= 0 && delay < Math.min(10000, 500 * 2 ** attempt), `attempt ${attempt}: ${delay}`);
+    }
+  }
+  const spread = new Set(Array.from({ length: 20 }, () => backoffDelay(4, policy)));
+  assert.ok(spread.size > 1, "Math.random by default");
+});
+
+test("DEFAULT_RETRY matches the documented defaults", () => {
+  assert.deepEqual({ ...DEFAULT_RETRY }, { attempts: 4, baseDelayMs: 500, maxDelayMs: 10000 });
+});
+
+test("parseS3Error reads Code and Message, decoding entities", () => {
+  assert.deepEqual(parseS3Error(s3Error("AccessDenied", "Request has expired")), {
+    code: "AccessDenied", message: "Request has expired",
+  });
+  assert.deepEqual(parseS3Error("<Error><Code>X</Code><Message>a &lt;b&gt; &amp; &quot;c&quot;</Message></Error>"), {
+    code: "X", message: 'a <b> & "c"',
+  });
+  assert.deepEqual(parseS3Error("<Error>\n  <Code>\n   Multi\n  </Code>\n</Error>"), { code: "Multi", message: "" });
+  assert.deepEqual(parseS3Error(""), { code: "", message: "" });
+  assert.deepEqual(parseS3Error(null), { code: "", message: "" });
+  assert.deepEqual(parseS3Error("<html>Bad gateway</html>"), { code: "", message: "" });
+});
+
+test("classifyResponse: 2xx ok, transient statuses retried, expired URL re-signed, the rest fail", () => {
+  const action = (status, body = "") => classifyResponse({ status, body }).action;
+  assert.equal(action(200), "ok");
+  assert.equal(action(204), "ok");
+  for (const status of [500, 502, 503, 504, 408, 429]) assert.equal(action(status), "retry", `status ${status}`);
+  assert.equal(action(0), "retry");
+  assert.equal(action(400, s3Error("RequestTimeout", "Your socket connection ...")), "retry");
+  assert.equal(action(403, s3Error("AccessDenied", "Request has expired")), "resign");
+  assert.equal(action(403, s3Error("AccessDenied", "Access Denied")), "fail");
+  assert.equal(action(403, ""), "fail");
+  for (const status of [400, 401, 404, 409, 411, 412]) assert.equal(action(status), "fail", `status ${status}`);
+});
+
+test("classifyResponse carries the failure detail", () => {
+  const verdict = classifyResponse({ status: 412, body: s3Error("PreconditionFailed", "At least one ...") });
+  assert.deepEqual(verdict, {
+    action: "fail",
+    failure: { reason: "http", status: 412, s3_code: "PreconditionFailed", s3_message: "At least one ...", part_number: null },
+  });
+  assert.equal(classifyResponse({ status: 0 }).failure.reason, "network");
+});
+
+test("classifyError: network and stall are retried, abort is not a failure, anything else is a bug", () => {
+  assert.deepEqual(classifyError(new TransportError("network")), { action: "retry", failure: failureDetail({ reason: "network" }) });
+  assert.equal(classifyError(new TransportError("stall")).failure.reason, "stall");
+  assert.deepEqual(classifyError(new TransportError("aborted")), { action: "aborted" });
+  assert.equal(classifyError(new TypeError("x is undefined")), null);
+});
+
+test("UploadFailure and describeFailure name the part and S3's words", () => {
+  const failure = new UploadFailure({ reason: "http", status: 400, s3_code: "InvalidPart", part_number: 7 });
+  assert.deepEqual(failure.detail, { reason: "http", status: 400, s3_code: "InvalidPart", s3_message: "", part_number: 7 });
+  assert.match(failure.message, /part 7/);
+  assert.match(failure.message, /HTTP 400 InvalidPart/);
+  assert.match(describeFailure(failureDetail({ reason: "etag-unreadable" })), /expose ETag/);
+  assert.match(describeFailure(failureDetail({ reason: "network" })), /CORS/);
+  for (const reason of ["stall", "timeout", "internal"]) {
+    assert.ok(describeFailure(failureDetail({ reason })).length > 10);
+  }
+});

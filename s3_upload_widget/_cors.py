@@ -1,0 +1,388 @@
+"""The bucket CORS rule the widget needs: add it (`configure_cors`), or explain what is
+missing (`check_cors`, and the pure `cors_problems`).
+
+The browser PUTs bytes straight to S3, so S3 must answer the browser's CORS checks for the
+notebook's origin (for example ``http://localhost:8888``): allow ``PUT`` from that origin,
+allow the request headers the widget sends (``Content-Type``, ``If-None-Match``), and
+expose ``ETag`` (the browser must read each part's ETag to complete a multipart upload).
+
+Matching follows S3's rules (https://docs.aws.amazon.com/AmazonS3/latest/userguide/cors.html):
+an ``AllowedOrigin`` is either exact or holds one ``*`` that matches any characters, and
+origins compare case-sensitively; ``AllowedHeader`` patterns compare case-insensitively;
+for a request S3 uses the *first* rule that matches its origin, method (and, for a
+preflight, every requested header).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ._errors import UploadError, explain_client_error
+
+__all__ = [
+    "RULE_ID",
+    "check_cors",
+    "configure_cors",
+    "cors_problems",
+    "origin_matches",
+    "validate_origin",
+]
+
+RULE_ID = "s3-upload-widget"
+"""The ID of the rule `configure_cors` writes; re-running it updates this rule."""
+
+RULE_METHODS = ("PUT", "POST", "GET", "HEAD")
+RULE_HEADERS = ("*",)
+RULE_EXPOSE = ("ETag",)
+RULE_MAX_AGE = 3000
+
+REQUIRED_METHOD = "PUT"
+"""The only method the browser uses: it PUTs whole files and multipart parts. Creating,
+completing and aborting multipart uploads happen in the kernel with boto3, not in CORS."""
+
+REQUEST_HEADERS = ("content-type", "if-none-match")
+"""The request headers the widget's PUTs carry, as they appear in a preflight."""
+
+_ORIGIN_RE = re.compile(
+    r"""^[a-z][a-z0-9+.\-]*://            # scheme
+        (?:\[[0-9a-f:.]+\]                # [IPv6]
+          |[a-z0-9\-._~%!$&'()+,;=]+)     # host name or IPv4
+        (?::[0-9]{1,5})?$                 # :port
+    """,
+    re.VERBOSE,
+)
+
+_NO_CORS_CODES = {"NoSuchCORSConfiguration"}
+_DENIED_CODES = {"AccessDenied", "AllAccessDisabled", "AccessDeniedException"}
+
+
+# -- origins ------------------------------------------------------------------------------
+def _fix(bucket: str, origin: str) -> str:
+    return f"configure_cors({json.dumps(bucket)}, [{json.dumps(origin)}])"
+
+
+def validate_origin(origin: object, *, allow_wildcard: bool = True) -> str:
+    """Return `origin` if it can name a browser origin in an S3 CORS rule; else ValueError.
+
+    Valid: ``scheme://host`` or ``scheme://host:port`` (what browsers send in ``Origin``:
+    lower case, no path, no trailing slash), ``*``, or such an origin with one ``*`` in it
+    (``http://localhost:*``, ``https://*.example.com``) when `allow_wildcard`.
+    """
+    if not isinstance(origin, str):
+        raise ValueError(f"an origin must be a string like 'http://localhost:8888', got {origin!r}")
+    if not origin or not origin.strip():
+        raise ValueError("an origin must not be empty: use e.g. 'http://localhost:8888'")
+    if origin != origin.strip() or any(c.isspace() for c in origin):
+        raise ValueError(f"origin {origin!r} contains spaces")
+    stars = origin.count("*")
+    if stars and not allow_wildcard:
+        raise ValueError(
+            f"origin {origin!r} is a pattern; give the page's exact origin, "
+            "e.g. 'http://localhost:8888'"
+        )
+    if stars > 1:
+        raise ValueError(
+            f"origin {origin!r} has {stars} '*': S3 allows at most one wildcard per origin"
+        )
+    if origin == "*":
+        return origin
+    if origin != origin.lower():
+        raise ValueError(
+            f"origin {origin!r} has capitals: browsers send origins in lower case and S3 "
+            f"compares them case-sensitively, so use {origin.lower()!r}"
+        )
+    # A '*' stands for any text: the origin is valid if some text in its place is.
+    candidates = [origin.replace("*", x) for x in ("a", "1")] if stars else [origin]
+    if any(_ORIGIN_RE.match(c) for c in candidates):
+        return origin
+    if "://" not in origin:
+        raise ValueError(
+            f"origin {origin!r} has no scheme: write it as the browser sends it, "
+            f"e.g. 'http://{origin}'"
+        )
+    scheme, _, rest = origin.partition("://")
+    if "/" in rest or "?" in rest or "#" in rest:
+        host = re.split(r"[/?#]", rest, maxsplit=1)[0]
+        raise ValueError(
+            f"origin {origin!r} has a path: an origin is only scheme://host[:port], "
+            f"so use {scheme + '://' + host!r}"
+        )
+    raise ValueError(
+        f"origin {origin!r} is not of the form scheme://host[:port] "
+        "(e.g. 'http://localhost:8888', 'https://*.example.com' or '*')"
+    )
+
+
+def _origins_list(origins: str | Iterable[str]) -> list[str]:
+    if isinstance(origins, str):
+        origins = [origins]
+    try:
+        items = list(origins)
+    except TypeError:
+        raise ValueError(
+            f"origins must be a string or a list of strings, got {origins!r}"
+        ) from None
+    if not items:
+        raise ValueError("origins is empty: give at least one, e.g. ['http://localhost:8888']")
+    out: list[str] = []
+    for origin in items:
+        validate_origin(origin)
+        if origin not in out:
+            out.append(origin)
+    return out
+
+
+def _wildcard_match(pattern: str, value: str) -> bool:
+    """S3's matching: exact, or one '*' standing for any (possibly empty) text."""
+    if "*" not in pattern:
+        return pattern == value
+    head, _, tail = pattern.partition("*")
+    if "*" in tail:  # S3 refuses such rules; match the rest literally rather than guess
+        return pattern == value
+    return len(value) >= len(head) + len(tail) and value.startswith(head) and value.endswith(tail)
+
+
+def origin_matches(allowed_origin: str, origin: str) -> bool:
+    """Whether an ``AllowedOrigin`` entry lets `origin` in (case-sensitive, one ``*``)."""
+    return _wildcard_match(allowed_origin, origin)
+
+
+def _header_allowed(patterns: Sequence[str], header: str) -> bool:
+    return any(_wildcard_match(p.lower(), header.lower()) for p in patterns)
+
+
+# -- pure analysis ------------------------------------------------------------------------
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+def cors_problems(
+    rules: Sequence[Mapping[str, Any]] | None, origin: str, *, bucket: str = "your-bucket"
+) -> list[str]:
+    """What keeps a browser at `origin` from uploading, given a bucket's CORS rules.
+
+    `rules` is the ``CORSRules`` list of ``get_bucket_cors`` (``None`` or ``[]``: the bucket
+    has no CORS configuration). Returns sentences that name the bucket and the origin and
+    end with the fix; ``[]`` when uploads from `origin` can work.
+    """
+    validate_origin(origin, allow_wildcard=False)
+    fix = _fix(bucket, origin)
+    if not rules:
+        return [
+            f"Bucket {bucket!r} has no CORS configuration, so the browser at {origin} "
+            f"may not upload to it. Fix: {fix}"
+        ]
+
+    origin_rules = [
+        r
+        for r in rules
+        if any(origin_matches(o, origin) for o in _as_list(r.get("AllowedOrigins")))
+    ]
+    if not origin_rules:
+        allowed = sorted({o for r in rules for o in _as_list(r.get("AllowedOrigins"))})
+        listed = ", ".join(allowed) if allowed else "none"
+        near = [a for a in allowed if origin_matches(a.lower().rstrip("/"), origin)]
+        why = (
+            f"; {', '.join(near)} never matches: S3 compares origins exactly and "
+            "case-sensitively, and browsers send them in lower case without a trailing slash"
+            if near
+            else ""
+        )
+        return [
+            f"No CORS rule of bucket {bucket!r} allows the origin {origin} "
+            f"(the rules allow: {listed}{why}). Fix: {fix}"
+        ]
+
+    put_rules = [
+        r
+        for r in origin_rules
+        if REQUIRED_METHOD in {m.upper() for m in _as_list(r.get("AllowedMethods"))}
+    ]
+    if not put_rules:
+        methods = sorted(
+            {m.upper() for r in origin_rules for m in _as_list(r.get("AllowedMethods"))}
+        )
+        return [
+            f"The CORS rules of bucket {bucket!r} that match {origin} allow "
+            f"{', '.join(methods) or 'no method'} but not PUT, which uploads need. Fix: {fix}"
+        ]
+
+    problems: list[str] = []
+    # Preflight: S3 uses the first rule matching origin, method and every requested header.
+    if not any(
+        all(_header_allowed(_as_list(r.get("AllowedHeaders")), h) for h in REQUEST_HEADERS)
+        for r in put_rules
+    ):
+        first = _as_list(put_rules[0].get("AllowedHeaders"))
+        missing = [h for h in REQUEST_HEADERS if not _header_allowed(first, h)]
+        problems.append(
+            f"The CORS rule of bucket {bucket!r} for {origin} does not allow the request "
+            f"header(s) {', '.join(missing)} that uploads send (AllowedHeaders "
+            f"{first or '[]'}; it should be ['*']). Fix: {fix}"
+        )
+    # The PUT itself: S3 answers with the first rule matching origin and method, and only
+    # that rule's ExposeHeaders reach the page.
+    expose = {h.lower() for h in _as_list(put_rules[0].get("ExposeHeaders"))}
+    if "etag" not in expose:
+        problems.append(
+            f"The CORS rule of bucket {bucket!r} for {origin} does not expose the ETag "
+            "header, so the browser cannot read part ETags and multipart uploads (large "
+            f"files) fail. Fix: {fix}"
+        )
+    return problems
+
+
+def _merged_rule(existing: Mapping[str, Any] | None, origins: list[str]) -> dict[str, Any]:
+    def union(*lists: Iterable[str], key=lambda s: s) -> list[str]:
+        out: list[str] = []
+        seen: set[str] = set()
+        for items in lists:
+            for item in items:
+                if key(item) not in seen:
+                    seen.add(key(item))
+                    out.append(item)
+        return out
+
+    old = existing or {}
+    return {
+        "ID": RULE_ID,
+        "AllowedOrigins": union(_as_list(old.get("AllowedOrigins")), origins),
+        "AllowedMethods": union(RULE_METHODS, _as_list(old.get("AllowedMethods")), key=str.upper),
+        "AllowedHeaders": list(RULE_HEADERS),
+        "ExposeHeaders": union(RULE_EXPOSE, _as_list(old.get("ExposeHeaders")), key=str.lower),
+        "MaxAgeSeconds": RULE_MAX_AGE,
+    }
+
+
+def merge_rules(rules: Sequence[Mapping[str, Any]] | None, origins: list[str]) -> list[dict]:
+    """`rules` with our rule (ID ``s3-upload-widget``) first and `origins` merged into it.
+
+    Other rules are kept as they are, in their order. Ours goes first because S3 applies
+    the first rule that matches a request: an older rule for the same origin that lacks
+    PUT or ``ETag`` would otherwise still win.
+    """
+    ours = [r for r in rules or [] if r.get("ID") == RULE_ID]
+    others = [dict(r) for r in rules or [] if r.get("ID") != RULE_ID]
+    previous = None
+    if ours:  # normally one; several (edited by hand) are folded into one
+        previous = {
+            field: [v for r in ours for v in _as_list(r.get(field))]
+            for field in ("AllowedOrigins", "AllowedMethods", "ExposeHeaders")
+        }
+    return [_merged_rule(previous, origins), *others]
+
+
+# -- S3 -----------------------------------------------------------------------------------
+def _error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def _default_client():
+    import boto3
+
+    return boto3.client("s3")
+
+
+def _denied(bucket: str, action: str, exc: BaseException, extra_hint: str = "") -> UploadError:
+    """An access-denied UploadError that names the permission `action` in its words."""
+    base = explain_client_error(exc, bucket=bucket, action=action)
+    hint = base.hint
+    if action not in f"{base.message} {hint}":
+        hint = f"It needs the {action} permission on bucket {bucket!r}. {hint}".strip()
+    if extra_hint:
+        hint = f"{hint} {extra_hint}"
+    return UploadError("access-denied", base.message, hint)
+
+
+def _get_rules(client, bucket: str) -> list[dict[str, Any]]:
+    """The bucket's CORS rules ([] when it has none). Raises ClientError otherwise."""
+    try:
+        response = client.get_bucket_cors(Bucket=bucket)
+    except Exception as exc:
+        if _error_code(exc) in _NO_CORS_CODES:
+            return []
+        raise
+    return [dict(r) for r in response.get("CORSRules", [])]
+
+
+def configure_cors(bucket: str, origins: str | Iterable[str], client=None) -> dict[str, Any]:
+    """Let browsers at `origins` upload to `bucket`; keep the bucket's other CORS rules.
+
+    Adds (or updates) one rule, ID ``s3-upload-widget``: methods PUT, POST, GET, HEAD; all
+    request headers; ``ETag`` exposed; ``MaxAgeSeconds`` 3000; the given origins merged with
+    the ones it already had. Re-running it with the same origins changes nothing; with new
+    ones, adds them to that rule. Every other rule is kept unchanged.
+
+    `origins`: one origin or a list, each ``scheme://host[:port]`` as the browser sends it
+    (the notebook page's origin, e.g. ``http://localhost:8888``), or a pattern with one
+    ``*`` (``http://localhost:*``), or ``*``. Raises ValueError for anything else.
+
+    Returns the bucket's new CORS configuration, ``{"CORSRules": [...]}``; when the rule
+    is already as wanted, writes nothing.
+    Raises UploadError when S3 refuses: it reads the current rules first (needs
+    ``s3:GetBucketCORS``) so that it never drops them, then writes (``s3:PutBucketCORS``).
+    """
+    if not isinstance(bucket, str) or not bucket:
+        raise ValueError(f"bucket must be a non-empty string, got {bucket!r}")
+    wanted = _origins_list(origins)
+    s3 = client if client is not None else _default_client()
+
+    try:
+        rules = _get_rules(s3, bucket)
+    except Exception as exc:
+        if _error_code(exc) in _DENIED_CODES:
+            raise _denied(
+                bucket,
+                "s3:GetBucketCORS",
+                exc,
+                "configure_cors reads the current rules first so that it never drops "
+                "them; ask for s3:GetBucketCORS and s3:PutBucketCORS, or have an "
+                "administrator add the rule.",
+            ) from exc
+        raise explain_client_error(exc, bucket=bucket, action="s3:GetBucketCORS") from exc
+
+    config = {"CORSRules": merge_rules(rules, wanted)}
+    if config["CORSRules"] == rules:
+        return config  # already there: nothing to write (and no s3:PutBucketCORS needed)
+    try:
+        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=config)
+    except Exception as exc:
+        if _error_code(exc) in _DENIED_CODES:
+            raise _denied(bucket, "s3:PutBucketCORS", exc) from exc
+        raise explain_client_error(exc, bucket=bucket, action="s3:PutBucketCORS") from exc
+    return config
+
+
+def check_cors(bucket: str, origin: str, client=None) -> list[str]:
+    """The problems that keep a browser at `origin` from uploading to `bucket`, in words.
+
+    Returns ``[]`` when the bucket's CORS rules let `origin` upload. Each problem names
+    the bucket and the origin and ends with the fix, ``configure_cors(bucket, [origin])``.
+    When the rules can't be read (no ``s3:GetBucketCORS``), returns one sentence saying so
+    and what to check by hand. Other failures (no credentials, no such bucket, S3 not
+    reachable) raise UploadError.
+    """
+    validate_origin(origin, allow_wildcard=False)
+    s3 = client if client is not None else _default_client()
+    try:
+        rules = _get_rules(s3, bucket)
+    except Exception as exc:
+        if _error_code(exc) in _DENIED_CODES:
+            return [
+                f"Could not read the CORS configuration of bucket {bucket!r} (access denied: "
+                f"it needs s3:GetBucketCORS), so check by hand that a rule allows origin "
+                f"{origin}, method PUT, AllowedHeaders ['*'] and ExposeHeaders ['ETag'], "
+                f"or have someone allowed to run {_fix(bucket, origin)}"
+            ]
+        raise explain_client_error(exc, bucket=bucket, action="s3:GetBucketCORS") from exc
+    return cors_problems(rules, origin, bucket=bucket)

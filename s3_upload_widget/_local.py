@@ -1,0 +1,322 @@
+"""LocalS3: an S3-compatible server on 127.0.0.1 (moto's), for demos and tests.
+
+    from s3_upload_widget import LocalS3, S3UploadWidget
+
+    s3 = LocalS3()                       # http://127.0.0.1:<free port>, bucket "uploads"
+    w = S3UploadWidget(bucket=s3.bucket, client=s3.client)
+    ...
+    s3.keys(), s3.read(w.key)
+    s3.stop()                            # or `with LocalS3() as s3:`; it also stops at exit
+
+Not for real data: objects live in this Python process's memory and are gone when the
+server stops or the kernel exits. moto does not check signatures, expiry or signed
+headers: test security against a real S3 (or a verifying server), not against this.
+Needs the ``local`` extra: ``pip install "s3-upload-widget[local]"``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import socket
+import sys
+import threading
+import warnings
+from collections.abc import Iterable
+
+from ._cors import configure_cors, validate_origin
+
+__all__ = ["DEFAULT_ORIGINS", "LocalS3"]
+
+DEFAULT_ORIGINS = (
+    "http://localhost:*",
+    "http://127.0.0.1:*",
+    "https://localhost:*",
+    "https://127.0.0.1:*",
+    "vscode-webview://*",
+)
+"""Who may upload when `origins` is None: a notebook served from this machine on any port
+(JupyterLab, Notebook 7, Voilà), and VS Code's notebook webviews."""
+
+_INSTALL_HINT = 'LocalS3 needs moto\'s server: pip install "s3-upload-widget[local]"'
+
+# Every server LocalS3 started and has not stopped, so that they stop at exit. It holds
+# the moto servers, never the LocalS3 objects: dropping a LocalS3 doesn't stop its server
+# (a widget may still use its client), and this registry keeps no LocalS3 alive.
+_servers: dict[int, object] = {}
+# moto keeps all its S3 data in one in-process store shared by every moto server of the
+# process: count the live LocalS3 per bucket so stop() only deletes a bucket nobody uses.
+_bucket_users: dict[str, int] = {}
+_lock = threading.Lock()
+
+
+def _disable_moto_global_cors() -> None:
+    """Make moto's server apply bucket CORS rules instead of allowing every origin.
+
+    moto reads ``MOTO_DISABLE_GLOBAL_CORS`` once, when ``moto.settings`` is imported, and
+    ``moto.moto_server.werkzeug_app`` copies the value at its own import
+    (``from moto.settings import DISABLE_GLOBAL_CORS``); ``create_backend_app`` consults
+    that copy each time a server builds its app (on a server's first request to a
+    service). So the environment variable only helps before moto is imported; when moto
+    was imported earlier we also set both module attributes. Either way the change is
+    process-wide and affects servers started from now on (moto servers already running
+    keep their behaviour): in this process moto then answers CORS like S3 does.
+    """
+    os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
+    for name in ("moto.settings", "moto.moto_server.werkzeug_app"):
+        module = sys.modules.get(name)
+        if module is not None:
+            module.DISABLE_GLOBAL_CORS = True
+
+
+def _import_moto_server():
+    _disable_moto_global_cors()
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        raise ImportError(_INSTALL_HINT) from exc
+    _disable_moto_global_cors()  # moto.moto_server.werkzeug_app is imported now
+    return ThreadedMotoServer
+
+
+def _quiet_request_log() -> None:
+    """Keep werkzeug's one-line-per-request log out of the notebook.
+
+    werkzeug logs every request at INFO on the "werkzeug" logger and, when that logger
+    has no level, sets INFO and adds a stderr handler itself: each part of an upload would
+    print a line under the cell. Raise it to WARNING unless someone set a level already.
+    """
+    logger = logging.getLogger("werkzeug")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+
+
+def _check_port_free(port: int) -> None:
+    # moto's ThreadedMotoServer.start() waits forever if its thread fails to bind: check
+    # first, so a busy port is an error, not a hang.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise OSError(
+                exc.errno,
+                f"LocalS3: port {port} on 127.0.0.1 is in use ({exc.strerror}); "
+                "pass port=0 to pick a free one",
+            ) from exc
+
+
+def _shutdown(server) -> None:
+    """Stop a ThreadedMotoServer and close its listening socket (moto's stop() doesn't)."""
+    try:
+        server.stop()
+    finally:
+        inner = getattr(server, "_server", None)
+        if inner is not None:
+            with contextlib.suppress(Exception):
+                inner.server_close()
+
+
+@atexit.register
+def _stop_all() -> None:
+    with _lock:
+        servers = list(_servers.values())
+        _servers.clear()
+    for server in servers:
+        with contextlib.suppress(Exception):
+            _shutdown(server)
+
+
+class LocalS3:
+    """An S3-compatible server on 127.0.0.1 with one bucket, for demos and tests.
+
+    Starts moto's server (``moto.server.ThreadedMotoServer``) in a thread of this process,
+    creates `bucket`, and gives it a CORS rule (via `configure_cors`) that lets a browser at
+    `origins` upload: by default a notebook on this machine at any port, i.e.
+    ``http://localhost:*`` and ``http://127.0.0.1:*`` (and https, and VS Code's webviews;
+    see `DEFAULT_ORIGINS`). moto honours such one-``*`` origin patterns. Pass
+    ``origins=["*"]`` to allow any page.
+
+    To make the CORS rule mean something, LocalS3 turns off moto's "allow every origin"
+    default (``MOTO_DISABLE_GLOBAL_CORS``) for the whole process, even when moto was
+    imported earlier; see `_disable_moto_global_cors`.
+
+    Attributes: `endpoint_url` (``http://127.0.0.1:PORT``), `bucket`, `region`
+    (``us-east-1``), `client` (a boto3 S3 client for it: SigV4, path-style, fixed fake
+    credentials `access_key` / `secret_key`). `stop()` is idempotent; a LocalS3 is a
+    context manager, and any server still running stops when Python exits.
+
+    Data lives in memory. moto's store is shared by the whole process: two LocalS3 (or a
+    LocalS3 and moto's ``mock_aws``) see the same buckets, ``mock_aws`` resets it when it
+    ends, and `stop()` deletes the bucket with its objects unless another running LocalS3
+    uses the same bucket.
+    """
+
+    region = "us-east-1"
+    access_key = "local"
+    secret_key = "local"
+
+    def __init__(
+        self,
+        bucket: str = "uploads",
+        origins: str | Iterable[str] | None = None,
+        port: int = 0,
+    ) -> None:
+        if not isinstance(bucket, str) or not bucket:
+            raise ValueError(f"bucket must be a non-empty string, got {bucket!r}")
+        if origins is None:
+            origin_list = list(DEFAULT_ORIGINS)
+        else:
+            origin_list = [origins] if isinstance(origins, str) else list(origins)
+            if not origin_list:
+                raise ValueError("origins is empty: leave it None for the notebook defaults")
+            for origin in origin_list:
+                validate_origin(origin)
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be an int 0..65535 (0: any free port), got {port!r}")
+
+        ThreadedMotoServer = _import_moto_server()
+        _quiet_request_log()
+        if port:
+            _check_port_free(port)
+
+        self.bucket = bucket
+        self.origins = origin_list
+        self._stopped = False
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server.start()
+        with _lock:
+            _servers[id(self._server)] = self._server
+        try:
+            host, real_port = self._server.get_host_and_port()
+            self.port: int = real_port
+            self.endpoint_url = f"http://{host}:{real_port}"
+            self.client = self._make_client()
+            self._create_bucket()
+        except BaseException:
+            self._stop_server()
+            raise
+        with _lock:
+            _bucket_users[bucket] = _bucket_users.get(bucket, 0) + 1
+
+    # -- setup ---------------------------------------------------------------------------
+    def _make_client(self):
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+        )
+
+    def _create_bucket(self) -> None:
+        try:
+            self.client.create_bucket(Bucket=self.bucket)
+        except Exception as exc:  # shared moto store: another LocalS3 may have made it
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+            if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise
+        configure_cors(self.bucket, self.origins, client=self.client)
+        self._check_cors_is_enforced()
+
+    def _check_cors_is_enforced(self) -> None:
+        """Warn if moto answers a preflight from an origin the rule doesn't allow."""
+        if any(o == "*" for o in self.origins):
+            return
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/{self.bucket}/s3-upload-widget-cors-probe",
+            method="OPTIONS",
+            headers={
+                "Origin": "http://cors-probe.invalid",
+                "Access-Control-Request-Method": "PUT",
+            },
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback
+        try:
+            with opener.open(request, timeout=5) as response:
+                allowed = response.headers.get("Access-Control-Allow-Origin")
+        except OSError:  # 403: refused, as S3 would
+            return
+        if allowed:
+            warnings.warn(
+                "LocalS3: moto's server allows CORS from any origin here (was it started "
+                "before MOTO_DISABLE_GLOBAL_CORS could be set?); CORS mistakes will go "
+                "unnoticed on this server.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+    # -- conveniences --------------------------------------------------------------------
+    def keys(self, prefix: str = "") -> list[str]:
+        """Every key in the bucket that starts with `prefix`, sorted."""
+        out: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            out.extend(obj["Key"] for obj in page.get("Contents", []))
+        return out
+
+    def read(self, key: str) -> bytes:
+        """The bytes of object `key`."""
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        with _lock:
+            return not self._stopped and id(self._server) in _servers
+
+    def stop(self) -> None:
+        """Stop the server and free the bucket's data (idempotent)."""
+        if self._stopped:
+            return
+        with _lock:
+            users = _bucket_users.get(self.bucket, 0) - 1
+            if users > 0:
+                _bucket_users[self.bucket] = users
+            else:
+                _bucket_users.pop(self.bucket, None)
+        if users <= 0:
+            with contextlib.suppress(Exception):
+                self._delete_bucket()
+        self._stop_server()
+
+    def _stop_server(self) -> None:
+        self._stopped = True
+        with _lock:
+            server = _servers.pop(id(self._server), None)
+        if server is not None:
+            _shutdown(server)
+
+    def _delete_bucket(self) -> None:
+        s3 = self.client
+        for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket):
+            for upload in page.get("Uploads", []):
+                s3.abort_multipart_upload(
+                    Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket):
+            objects = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
+            if objects:
+                s3.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+        s3.delete_bucket(Bucket=self.bucket)
+
+    def __enter__(self) -> LocalS3:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"LocalS3(endpoint_url={self.endpoint_url!r}, bucket={self.bucket!r}, {state})"

@@ -1,0 +1,44 @@
+"""Fixtures shared by the unit tests: fake AWS credentials and an in-process moto S3.
+
+A test module may define its own fixture of the same name; pytest then uses the local one.
+"""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.config import Config
+from moto import mock_aws
+
+TEST_BUCKET = "test-bucket"
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch, tmp_path):
+    """Fake credentials in the environment, and no real AWS config or profile, so a test
+    can never reach (or be influenced by) a real account."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def s3_client(aws_credentials):
+    """A SigV4 boto3 S3 client (us-east-1) on moto in process, with bucket ``test-bucket``."""
+    with mock_aws():
+        client = boto3.client(
+            "s3", region_name="us-east-1", config=Config(signature_version="s3v4")
+        )
+        client.create_bucket(Bucket=TEST_BUCKET)
+        yield client
+
+
+@pytest.fixture
+def bucket(s3_client) -> str:
+    """The name of the bucket that ``s3_client`` created."""
+    return TEST_BUCKET

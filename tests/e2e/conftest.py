@@ -1,0 +1,150 @@
+"""Fixtures for the end-to-end tests: one moto S3 server, one JupyterLab and one Chromium
+per session; a fresh browser context (page) and notebook per test.
+
+Env vars: S3UW_HEADED=1 (visible browser), S3UW_SLOWMO=ms, S3UW_KEEP_TMP=1 (keep the
+Jupyter temp dir), S3UW_E2E_ARTIFACTS=always (artifacts for passing tests too).
+"""
+
+from __future__ import annotations
+
+# harness first: it sets MOTO_DISABLE_GLOBAL_CORS before anything imports moto.
+from .harness import (  # isort: skip
+    ConsoleLog,
+    JupyterServer,
+    MotoS3Server,
+    NotebookDriver,
+    launch_browser,
+)
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ARTIFACTS = Path(__file__).parent / "_artifacts"
+
+
+@pytest.fixture(scope="session")
+def s3():
+    server = MotoS3Server().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def jupyter(s3):
+    server = JupyterServer("lab", env=s3.kernel_env()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def jupyter_notebook7(s3):
+    """Notebook 7 (``jupyter notebook``), started only if a test asks for it."""
+    server = JupyterServer("notebook", env=s3.kernel_env()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    yield pw
+    pw.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance):
+    home = Path(tempfile.mkdtemp(prefix="s3uw-e2e-chromium-"))
+    b = launch_browser(playwright_instance, home=home)
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(20_000)
+    pg = context.new_page()
+    request.node._s3uw_console = ConsoleLog(pg)
+    request.node._s3uw_page = pg
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def nb(page, jupyter, request):
+    driver = NotebookDriver(page, jupyter)
+    request.node._s3uw_jupyter = jupyter
+    yield driver
+    if driver.name:  # free the kernel: one per test adds up on a 2-core machine
+        driver.shutdown_kernel()
+
+
+@pytest.fixture
+def nb7(page, jupyter_notebook7, request):
+    """A NotebookDriver for Notebook 7."""
+    driver = NotebookDriver(page, jupyter_notebook7)
+    request.node._s3uw_jupyter = jupyter_notebook7
+    yield driver
+    if driver.name:
+        driver.shutdown_kernel()
+
+
+@pytest.fixture
+def notebook_name(request) -> str:
+    """A notebook file name unique to this test."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", request.node.name)[:80]
+
+
+# --- artifacts on failure ---------------------------------------------------------------
+
+
+def _artifact_dir(item) -> Path:
+    return ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid)
+
+
+def pytest_runtest_setup(item):
+    # Artifacts left by an earlier failing run of this test would mislead.
+    shutil.rmtree(_artifact_dir(item), ignore_errors=True)
+
+
+def _save_artifacts(item, rep) -> None:
+    out = _artifact_dir(item)
+    out.mkdir(parents=True, exist_ok=True)
+    page = getattr(item, "_s3uw_page", None)
+    if page is not None and not page.is_closed():
+        try:
+            page.screenshot(path=str(out / "screenshot.png"), full_page=True, timeout=10_000)
+        except Exception as exc:
+            (out / "screenshot-error.txt").write_text(repr(exc))
+        with contextlib.suppress(Exception):
+            (out / "page.html").write_text(page.content())
+    console = getattr(item, "_s3uw_console", None)
+    if console is not None:
+        (out / "console.log").write_text(console.text())
+    jupyter = getattr(item, "_s3uw_jupyter", None) or item.funcargs.get("jupyter")
+    if jupyter is not None:
+        (out / "jupyter-log-tail.txt").write_text(jupyter.log_tail(300))
+    (out / "failure.txt").write_text(str(rep.longrepr))
+    rep.sections.append(("s3uw e2e artifacts", str(out)))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when not in ("setup", "call"):
+        return
+    keep_all = os.environ.get("S3UW_E2E_ARTIFACTS", "") == "always"
+    if rep.failed or (rep.when == "call" and keep_all):
+        try:
+            _save_artifacts(item, rep)
+        except Exception as exc:  # never hide the real failure
+            rep.sections.append(("s3uw e2e artifacts", f"could not save: {exc!r}"))
