@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.installed
 JS_STAMP := js/node_modules/.installed
+S3RVER_STAMP := tests/s3rver/node_modules/.installed
 BUNDLE := s3_upload_widget/static/widget.js
 JS_SOURCES := $(wildcard js/src/*.js js/src/*.css)
 PYTEST_ARGS ?=
@@ -25,6 +26,11 @@ $(PY):
 
 $(JS_STAMP): js/package.json js/package-lock.json
 	cd js && npm ci --no-audit --no-fund
+	touch $@
+
+# The SigV4-verifying S3 server of the security tests.
+$(S3RVER_STAMP): tests/s3rver/package.json tests/s3rver/package-lock.json
+	cd tests/s3rver && npm ci --no-audit --no-fund
 	touch $@
 
 $(BUNDLE): $(JS_STAMP) $(JS_SOURCES)
@@ -50,11 +56,11 @@ typecheck: $(JS_STAMP)
 test-js: $(JS_STAMP)
 	cd js && npm test
 
-test-py: install $(BUNDLE)
+test-py: install $(BUNDLE) $(S3RVER_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install chromium
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) js/node_modules s3_upload_widget/static .pytest_cache
+	rm -rf $(VENV) js/node_modules tests/s3rver/node_modules s3_upload_widget/static .pytest_cache

@@ -60,8 +60,13 @@ _DENIED_CODES = {"AccessDenied", "AllAccessDisabled", "AccessDeniedException"}
 
 
 # -- origins ------------------------------------------------------------------------------
+def _q(text: str) -> str:
+    """Quote a name the way the rest of the messages do: "my-bucket"."""
+    return json.dumps(text)
+
+
 def _fix(bucket: str, origin: str) -> str:
-    return f"configure_cors({json.dumps(bucket)}, [{json.dumps(origin)}])"
+    return f"configure_cors({_q(bucket)}, [{_q(origin)}])"
 
 
 def validate_origin(origin: object, *, allow_wildcard: bool = True) -> str:
@@ -176,7 +181,7 @@ def cors_problems(
     fix = _fix(bucket, origin)
     if not rules:
         return [
-            f"Bucket {bucket!r} has no CORS configuration, so the browser at {origin} "
+            f"Bucket {_q(bucket)} has no CORS configuration, so the browser at {origin} "
             f"may not upload to it. Fix: {fix}"
         ]
 
@@ -187,7 +192,9 @@ def cors_problems(
     ]
     if not origin_rules:
         allowed = sorted({o for r in rules for o in _as_list(r.get("AllowedOrigins"))})
-        listed = ", ".join(allowed) if allowed else "none"
+        listed = ", ".join(allowed[:10]) if allowed else "none"
+        if len(allowed) > 10:
+            listed += f" and {len(allowed) - 10} more"
         near = [a for a in allowed if origin_matches(a.lower().rstrip("/"), origin)]
         why = (
             f"; {', '.join(near)} never matches: S3 compares origins exactly and "
@@ -196,7 +203,7 @@ def cors_problems(
             else ""
         )
         return [
-            f"No CORS rule of bucket {bucket!r} allows the origin {origin} "
+            f"No CORS rule of bucket {_q(bucket)} allows the origin {origin} "
             f"(the rules allow: {listed}{why}). Fix: {fix}"
         ]
 
@@ -210,7 +217,7 @@ def cors_problems(
             {m.upper() for r in origin_rules for m in _as_list(r.get("AllowedMethods"))}
         )
         return [
-            f"The CORS rules of bucket {bucket!r} that match {origin} allow "
+            f"The CORS rules of bucket {_q(bucket)} that match {origin} allow "
             f"{', '.join(methods) or 'no method'} but not PUT, which uploads need. Fix: {fix}"
         ]
 
@@ -223,7 +230,7 @@ def cors_problems(
         first = _as_list(put_rules[0].get("AllowedHeaders"))
         missing = [h for h in REQUEST_HEADERS if not _header_allowed(first, h)]
         problems.append(
-            f"The CORS rule of bucket {bucket!r} for {origin} does not allow the request "
+            f"The CORS rule of bucket {_q(bucket)} for {origin} does not allow the request "
             f"header(s) {', '.join(missing)} that uploads send (AllowedHeaders "
             f"{first or '[]'}; it should be ['*']). Fix: {fix}"
         )
@@ -232,7 +239,7 @@ def cors_problems(
     expose = {h.lower() for h in _as_list(put_rules[0].get("ExposeHeaders"))}
     if "etag" not in expose:
         problems.append(
-            f"The CORS rule of bucket {bucket!r} for {origin} does not expose the ETag "
+            f"The CORS rule of bucket {_q(bucket)} for {origin} does not expose the ETag "
             "header, so the browser cannot read part ETags and multipart uploads (large "
             f"files) fail. Fix: {fix}"
         )
@@ -298,7 +305,7 @@ def _denied(bucket: str, action: str, exc: BaseException, extra_hint: str = "") 
     base = explain_client_error(exc, bucket=bucket, action=action)
     hint = base.hint
     if action not in f"{base.message} {hint}":
-        hint = f"It needs the {action} permission on bucket {bucket!r}. {hint}".strip()
+        hint = f"It needs the {action} permission on bucket {_q(bucket)}. {hint}".strip()
     if extra_hint:
         hint = f"{hint} {extra_hint}"
     return UploadError("access-denied", base.message, hint)
@@ -379,7 +386,7 @@ def check_cors(bucket: str, origin: str, client=None) -> list[str]:
     except Exception as exc:
         if _error_code(exc) in _DENIED_CODES:
             return [
-                f"Could not read the CORS configuration of bucket {bucket!r} (access denied: "
+                f"Could not read the CORS configuration of bucket {_q(bucket)} (access denied: "
                 f"it needs s3:GetBucketCORS), so check by hand that a rule allows origin "
                 f"{origin}, method PUT, AllowedHeaders ['*'] and ExposeHeaders ['ETag'], "
                 f"or have someone allowed to run {_fix(bucket, origin)}"

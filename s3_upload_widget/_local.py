@@ -149,9 +149,10 @@ class LocalS3:
     context manager, and any server still running stops when Python exits.
 
     Data lives in memory. moto's store is shared by the whole process: two LocalS3 (or a
-    LocalS3 and moto's ``mock_aws``) see the same buckets, ``mock_aws`` resets it when it
-    ends, and `stop()` deletes the bucket with its objects unless another running LocalS3
-    uses the same bucket.
+    LocalS3 and moto's ``mock_aws``) see the same buckets; entering or leaving a
+    ``mock_aws`` context empties it, LocalS3's bucket included (so don't mix a long-lived
+    LocalS3 with ``mock_aws`` tests in one process); `stop()` deletes the bucket with its
+    objects unless another running LocalS3 uses the same bucket.
     """
 
     region = "us-east-1"

@@ -252,7 +252,8 @@ def validate_key_template(template: object) -> None:
 _MIME_NAME = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
 _MIME_RE = re.compile(
     rf"{_MIME_NAME}/{_MIME_NAME}"
-    r"""(?:\s*;\s*[A-Za-z0-9!#$&^_.+-]+=(?:[A-Za-z0-9!#$&^_.+-]+|"[^"\\]*"))*"""
+    # Quoted values: printable ASCII only, since a browser refuses other header bytes.
+    r"""(?: *; *[A-Za-z0-9!#$&^_.+-]+=(?:[A-Za-z0-9!#$&^_.+-]+|"[ !#-\[\]-~]*"))*"""
 )
 
 # Types for data files that mimetypes does not know (or knows differently per machine).

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _protocol as P
-from ._errors import UploadError, explain_browser_failure
+from ._errors import UploadError, explain_browser_failure, key_exists_error
 from ._policy import FileInfo, UploadPolicy, content_type_for, part_length, plan_parts
 
 log = logging.getLogger(__name__)
@@ -254,8 +254,10 @@ class UploadSession:
             if record["size"] >= self.options.multipart_threshold:
                 result = self._start_multipart(upload, signer)
             else:
-                if not self.options.overwrite and signer.exists(record["key"]):
-                    raise _key_exists(record["key"])
+                # Say so before any byte is sent; the signed If-None-Match still guards
+                # the write when the role may not look (no s3:GetObject).
+                if not self.options.overwrite and signer.exists_if_allowed(record["key"]):
+                    raise key_exists_error(self.options.bucket, record["key"])
                 upload.mode = "single"
                 result = self._sign_single(upload)
         except UploadError as err:
@@ -356,7 +358,7 @@ class UploadSession:
         try:
             signer = self._get_signer()
             if upload.mode == "single":
-                stored = signer.head(record["key"])
+                stored = self._stored_single(signer, record, args["etag"])
                 if stored["size"] != record["size"]:
                     raise UploadError(
                         "size-mismatch",
@@ -380,6 +382,18 @@ class UploadSession:
         self._changed()
         self._on_done(dict(record))
         return {"record": dict(record)}
+
+    @staticmethod
+    def _stored_single(signer: Any, record: dict, etag: str) -> dict:
+        """What S3 holds for a single PUT; trusts the signed length if HEAD is denied."""
+        try:
+            return signer.head(record["key"])
+        except UploadError as err:
+            if err.code != "access-denied":
+                raise
+            # An upload-only role may not HEAD. S3 accepted exactly the signed
+            # Content-Length, so the size is known; the ETag is the browser's.
+            return {"size": record["size"], "etag": etag}
 
     def _fail(self, args: dict) -> dict:
         upload = self._upload_for(args)
@@ -407,6 +421,8 @@ class UploadSession:
             part_number=part_number if _is_int(part_number) else None,
             origin=self.origin,
             bucket=self.options.bucket,
+            key=upload.record["key"],
+            filename=upload.record["name"],
             cors_problems=cors_problems,
         )
         self._fail_upload(upload, err)
@@ -503,11 +519,3 @@ def _is_int(value: object) -> bool:
 
 def _short_str(value: object, limit: int = 1000) -> str:
     return value[:limit] if isinstance(value, str) else ""
-
-
-def _key_exists(key: str) -> UploadError:
-    return UploadError(
-        "key-exists",
-        f"An object already exists at {key!r} and overwriting is off.",
-        "Pass overwrite=True to replace it, or use a key_template with {uuid}.",
-    )

@@ -141,7 +141,8 @@ def _signs_as_needed(url: str, region: str, *, aws: bool) -> bool:
         return False
     host = urlsplit(url).hostname or ""
     # The global endpoint redirects requests for buckets outside us-east-1.
-    return region == "us-east-1" or not host.endswith(".s3.amazonaws.com")
+    is_global = host == "s3.amazonaws.com" or host.endswith(".s3.amazonaws.com")
+    return region == "us-east-1" or not is_global
 
 
 class Signer:

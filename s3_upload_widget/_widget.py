@@ -258,7 +258,7 @@ class S3UploadWidget(anywidget.AnyWidget):
 
         if self._client is None:
             self._client = default_client()
-        return Signer(self._client, self.bucket, expires_in=self.expires_in)
+        return Signer(self._client, self.bucket, expires_in=self.expires_in, prefix=self.prefix)
 
     def _check_cors(self, origin: str) -> list[str]:
         from ._cors import check_cors

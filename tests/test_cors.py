@@ -276,7 +276,7 @@ def test_missing_bucket_is_an_upload_error(s3):
 
 # -- check_cors / cors_problems -----------------------------------------------------------
 def _assert_sentence(problem: str, *, bucket=BUCKET, origin=ORIGIN):
-    assert repr(bucket) in problem
+    assert f'"{bucket}"' in problem
     assert origin in problem
     assert problem.endswith(f'configure_cors("{bucket}", ["{origin}"])')
 

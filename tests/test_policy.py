@@ -408,6 +408,10 @@ def test_is_accepted(accept, name, ctype, ok):
         ("data:text/html,x", "", "application/octet-stream"),
         ("x.txt", "text/plain; charset=utf-8", "text/plain; charset=utf-8"),
         ("x.txt", "text/plain;", "text/plain"),
+        ("x.txt", 'text/plain; name="a b"', 'text/plain; name="a b"'),
+        ("x.txt", 'text/plain; name="é"', "text/plain"),
+        ("x.txt", "text/plaîn", "text/plain"),
+        ("x.txt", "text/plain;\u00a0a=b", "text/plain"),
     ],
 )
 def test_content_type_for(name, browser, expected):

@@ -84,9 +84,9 @@ class Harness:
         return reply["error"]
 
     def add(self, name="data.csv", size=5, type="text/csv"):
-        return self.ok(P.ADD_FILES, files=[{"name": name, "size": size, "type": type}])[
-            "uploads"
-        ][0]
+        return self.ok(P.ADD_FILES, files=[{"name": name, "size": size, "type": type}])["uploads"][
+            0
+        ]
 
 
 def upload_single(h: Harness, record: dict, body: bytes) -> dict:
@@ -217,7 +217,9 @@ def test_progress_notifications_update_loaded_and_ignore_junk(s3):
     updates = [*junk, {"upload_id": record["id"], "loaded": 40}]
     assert h.session.handle({"kind": P.PROGRESS, "updates": updates}) is None
     assert h.session.records[0]["loaded"] == 40
-    h.session.handle({"kind": P.PROGRESS, "updates": [{"upload_id": record["id"], "loaded": 10**9}]})
+    h.session.handle(
+        {"kind": P.PROGRESS, "updates": [{"upload_id": record["id"], "loaded": 10**9}]}
+    )
     assert h.session.records[0]["loaded"] == 100  # never more than the file
     assert h.session.handle({"kind": P.PROGRESS, "updates": "junk"}) is None
 

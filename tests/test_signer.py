@@ -186,6 +186,18 @@ def test_a_right_client_is_used_as_is(signer, s3_client):
     assert signer.signing_client is s3_client
 
 
+def test_default_client_in_the_buckets_region_is_used_as_is(s3_client, monkeypatch):
+    s3_client.create_bucket(
+        Bucket="eu-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    client = default_client()
+    signer = Signer(client, "eu-bucket")
+    signed = signer.presign_put("k", size=1, content_type="a/b", overwrite=False)
+    assert signer.signing_client is client
+    assert urlsplit(signed.url).hostname == "eu-bucket.s3.eu-west-1.amazonaws.com"
+
+
 def test_a_sigv2_client_still_gets_sigv4_urls(s3_client):
     # Without signature_version, botocore presigns SigV2 in us-east-1 and on custom
     # endpoints: SigV2 signs neither Content-Length nor If-None-Match.

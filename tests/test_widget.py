@@ -39,7 +39,9 @@ class Wired:
 
     def request(self, kind, **args):
         self._n += 1
-        self.widget._on_custom_msg(self.widget, {"id": str(self._n), "kind": kind, "args": args}, [])
+        self.widget._on_custom_msg(
+            self.widget, {"id": str(self._n), "kind": kind, "args": args}, []
+        )
         reply = self.sent[-1]
         assert reply["id"] == str(self._n)
         return reply
@@ -106,7 +108,9 @@ def test_full_single_upload_through_messages(client):
     # Presigned URLs travel in messages only, never in synced state.
     assert signed["url"] not in repr(w.get_state())
     client.put_object(Bucket=BUCKET, Key=record["key"], Body=b"hello")
-    w._on_custom_msg(w, {"kind": P.PROGRESS, "updates": [{"upload_id": record["id"], "loaded": 3}]}, [])
+    w._on_custom_msg(
+        w, {"kind": P.PROGRESS, "updates": [{"upload_id": record["id"], "loaded": 3}]}, []
+    )
     assert w.uploads[0]["loaded"] == 3
     done = wired.request(P.COMPLETE, upload_id=record["id"], etag='"e"')["result"]["record"]
     assert done["status"] == "done"

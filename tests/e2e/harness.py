@@ -29,6 +29,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import logging
 import random
 import re
 import secrets
@@ -192,6 +193,8 @@ class MotoS3Server:
         from moto.server import ThreadedMotoServer
 
         werkzeug_app.DISABLE_GLOBAL_CORS = True
+        # One log line per request (hundreds per multipart upload) drowns failure reports.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
