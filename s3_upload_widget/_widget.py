@@ -110,6 +110,7 @@ class S3UploadWidget(anywidget.AnyWidget):
         self._key_template = key_template
         self._callbacks: list[Callable[[dict], Any]] = []
         self._session: UploadSession | None = None
+        self.local_s3: Any = None  # set by S3UploadWidget.local()
         super().__init__(
             _widget_id=uuid.uuid4().hex,
             bucket=bucket,
@@ -137,6 +138,21 @@ class S3UploadWidget(anywidget.AnyWidget):
         _LIVE_WIDGETS.add(self)
 
     # --- public API ----------------------------------------------------------------
+
+    @classmethod
+    def local(cls, prefix: str = "uploads/", **kwargs: Any) -> S3UploadWidget:
+        """A widget that uploads to a new local S3 server on 127.0.0.1: no AWS account.
+
+        The server (a `LocalS3`, needing ``pip install "s3-upload-widget[local]"``) is
+        at ``w.local_s3``: ``w.local_s3.read(w.key)`` returns the bytes of the last
+        upload. It keeps its data in memory and stops with the kernel.
+        """
+        from ._local import LocalS3
+
+        server = LocalS3()
+        widget = cls(bucket=server.bucket, prefix=prefix, client=server.client, **kwargs)
+        widget.local_s3 = server
+        return widget
 
     def on_upload(self, callback: Callable[[dict], Any]) -> Callable[[dict], Any]:
         """Call ``callback(record)`` after each file completes; usable as a decorator."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.request
+
 import boto3
 import pytest
 import traitlets
@@ -175,3 +177,24 @@ def test_no_credentials_becomes_an_error_reply(monkeypatch, tmp_path):
     assert reply["ok"] is False
     assert reply["error"]["code"] == "no-credentials"
     assert w.uploads[0]["status"] == "error" and "credentials" in w.uploads[0]["error"]
+
+
+def test_local_widget_uploads_to_its_own_server():
+    w = S3UploadWidget.local(max_size=100)
+    try:
+        assert w.local_s3.running and w.bucket == w.local_s3.bucket
+        assert w.prefix == "uploads/" and w.max_size == 100
+        wired = Wired(w)
+        record = wired.request(P.ADD_FILES, files=[{"name": "a.txt", "size": 2, "type": ""}])[
+            "result"
+        ]["uploads"][0]
+        signed = wired.request(P.SIGN, upload_id=record["id"])["result"]
+        assert signed["url"].startswith(w.local_s3.endpoint_url)
+        put = urllib.request.Request(signed["url"], b"hi", signed["headers"], method="PUT")
+        with urllib.request.urlopen(put, timeout=10) as response:
+            etag = response.headers["ETag"]
+        done = wired.request(P.COMPLETE, upload_id=record["id"], etag=etag)["result"]["record"]
+        assert done["status"] == "done" and w.local_s3.read(w.key) == b"hi"
+    finally:
+        w.close()
+        w.local_s3.stop()
