@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 MAX_FILES_PER_MESSAGE = 10_000
 """A batch larger than this is refused outright: no person picks more in one go."""
 
+MAX_RECORDS = 100_000
+"""Records kept per widget; past this a flood of requests is refused (w.clear() frees)."""
+
 MAX_PARTS_PER_REQUEST = 64
 """Part URLs are signed in small batches just before they are needed."""
 
@@ -200,6 +203,13 @@ class UploadSession:
                 f"{len(files)} files in one go is more than this widget accepts "
                 f"({MAX_FILES_PER_MESSAGE}).",
                 "Upload them in smaller batches, or as one archive.",
+            )
+        if len(self._uploads) + len(files) > MAX_RECORDS:
+            raise UploadError(
+                "too-many-files",
+                f"This widget already holds {len(self._uploads)} upload records; "
+                f"{len(files)} more would pass its limit of {MAX_RECORDS}.",
+                "Call w.clear() to forget finished uploads, or create a new widget.",
             )
         if not self.options.multiple and len(files) > 1:
             raise UploadError(

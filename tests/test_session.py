@@ -134,6 +134,18 @@ def test_too_many_files_refuses_the_batch(s3):
     assert h.session.records == []
 
 
+def test_a_flood_of_records_is_capped(s3, monkeypatch):
+    from s3_upload_widget import _session
+
+    monkeypatch.setattr(_session, "MAX_RECORDS", 3)
+    h = Harness(s3)
+    files = [{"name": f"f{i}.txt", "size": 1, "type": "text/plain"} for i in range(2)]
+    h.ok(P.ADD_FILES, files=files)
+    err = h.error(P.ADD_FILES, "too-many-files", files=files)
+    assert "w.clear()" in err["hint"]
+    assert len(h.session.records) == 2
+
+
 def test_single_file_widget_refuses_two_files(s3):
     h = Harness(s3, multiple=False)
     files = [{"name": f"f{i}.txt", "size": 1, "type": "text/plain"} for i in range(2)]
