@@ -7,6 +7,8 @@ bucket, key, file or limit involved; a hint says what to do about it.
 
 from __future__ import annotations
 
+import re
+
 import botocore.exceptions as bex
 
 CODES = frozenset(
@@ -330,6 +332,9 @@ def _configure_cors_call(bucket: str, origin: str) -> str:
     return f'configure_cors("{bucket or "<bucket>"}", ["{origin}"])'
 
 
+_FIX_SUFFIX = re.compile(r"\s*Fix: configure_cors\(.*\)\s*$")
+
+
 def explain_browser_failure(
     *,
     reason: str,
@@ -355,7 +360,10 @@ def explain_browser_failure(
     if reason == "network":
         origin_text = origin or "(unknown)"
         if cors_problems:
-            found = " The kernel checked the bucket's CORS: " + " ".join(cors_problems)
+            # Each problem ends with the same configure_cors fix, which the hint gives once.
+            found = " The kernel checked the bucket's CORS: " + " ".join(
+                _FIX_SUFFIX.sub("", problem) for problem in cors_problems
+            )
             message = (
                 f"The browser could not reach S3 while uploading {subject}{where}: the "
                 f"bucket's CORS does not allow this notebook's origin {origin_text}.{found}"

@@ -8,6 +8,7 @@ gets an answer, and a broken or hostile message changes nothing but its own repl
 from __future__ import annotations
 
 import logging
+import unicodedata
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -227,7 +228,8 @@ class UploadSession:
         upload_id = uuid.uuid4().hex[:12]
         record = {
             "id": upload_id,
-            "name": info.name,
+            # NFC: macOS sends decomposed accents; the key is NFC, so the name matches it.
+            "name": unicodedata.normalize("NFC", info.name),
             "size": info.size,
             "content_type": content_type_for(info.name, info.content_type),
             "bucket": self.options.bucket,

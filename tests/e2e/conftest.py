@@ -7,7 +7,8 @@ Jupyter temp dir), S3UW_E2E_ARTIFACTS=always (artifacts for passing tests too).
 
 from __future__ import annotations
 
-# harness first: it sets MOTO_DISABLE_GLOBAL_CORS before anything imports moto.
+# harness first: it sets MOTO_DISABLE_GLOBAL_CORS for moto. (tests/conftest.py imports moto
+# earlier still; MotoS3Server.start() then forces moto's flag, see harness.py.)
 from .harness import (  # isort: skip
     ConsoleLog,
     JupyterServer,
@@ -65,6 +66,7 @@ def browser(playwright_instance):
     b = launch_browser(playwright_instance, home=home)
     yield b
     b.close()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture
@@ -132,6 +134,7 @@ def _save_artifacts(item, rep) -> None:
     jupyter = getattr(item, "_s3uw_jupyter", None) or item.funcargs.get("jupyter")
     if jupyter is not None:
         (out / "jupyter-log-tail.txt").write_text(jupyter.log_tail(300))
+        rep.sections.append(("jupyter log (tail)", jupyter.log_tail(40)))
     (out / "failure.txt").write_text(str(rep.longrepr))
     rep.sections.append(("s3uw e2e artifacts", str(out)))
 

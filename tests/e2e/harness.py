@@ -25,6 +25,7 @@ import os
 
 os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "1"
 
+import atexit
 import base64
 import contextlib
 import hashlib
@@ -549,7 +550,10 @@ def launch_browser(
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if not exe:
         raise RuntimeError("chromium not found on PATH (apt-get install -y chromium)")
-    home = Path(home) if home else Path(tempfile.mkdtemp(prefix="s3uw-e2e-chromium-"))
+    if home is None:
+        home = Path(tempfile.mkdtemp(prefix="s3uw-e2e-chromium-"))
+        atexit.register(shutil.rmtree, home, True)
+    home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     env = {
         "HOME": str(home),
