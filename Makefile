@@ -47,8 +47,8 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 lint: install
-	$(VENV)/bin/ruff check s3_upload_widget tests benchmarks
-	$(VENV)/bin/ruff format --check s3_upload_widget tests benchmarks
+	$(VENV)/bin/ruff check s3_upload_widget tests benchmarks notebooks
+	$(VENV)/bin/ruff format --check s3_upload_widget tests benchmarks notebooks
 
 typecheck: $(JS_STAMP)
 	cd js && npm run typecheck

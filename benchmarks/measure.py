@@ -110,6 +110,19 @@ def test_file(size: int) -> tuple[Path, str]:
     return path, digest
 
 
+def file_md5(path: Path) -> str:
+    """MD5 of a file (cached beside it): a single PUT's ETag in S3 and moto."""
+    sidecar = Path(path).with_suffix(".md5")
+    if sidecar.exists() and sidecar.stat().st_mtime >= Path(path).stat().st_mtime:
+        return sidecar.read_text().strip()
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(4 * MiB), b""):
+            h.update(block)
+    sidecar.write_text(h.hexdigest())
+    return h.hexdigest()
+
+
 def s3_object_sha256(client, bucket: str, key: str) -> tuple[str, int]:
     """sha256 and length of an object, streamed (a 1 GiB object is never held whole)."""
     h = hashlib.sha256()
@@ -156,6 +169,15 @@ def cpu_seconds(pid: int) -> float | None:
         return None
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def system_cpu_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent busy since boot (/proc/stat, all but
+    idle and iowait): with the groups' own CPU time, tells how much else was running."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    values = [int(x) for x in fields[:8]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / CLK_TCK
 
 
 def _proc_table() -> dict[int, tuple[int, str]]:
@@ -236,9 +258,11 @@ class MemorySampler:
         }
 
     def _cpu(self) -> dict[str, float]:
-        return {
+        out = {
             name: sum(cpu_seconds(pid) or 0.0 for pid in pids) for name, pids in self.groups.items()
         }
+        out["system"] = system_cpu_busy_seconds()  # the whole machine, every process
+        return out
 
     def _run(self):
         while not self._stop.wait(self.interval):

@@ -92,13 +92,23 @@ def _runs_by_size(runs):
     return out
 
 
+def _pairs(widget_runs, curl_runs):
+    by_rep = {c.get("repeat", 0): c for c in curl_runs if c.get("ok")}
+    return [
+        (w, by_rep[w.get("repeat", 0)])
+        for w in widget_runs
+        if w.get("ok") and w.get("repeat", 0) in by_rep
+        and g(w, "timing", "total_s") and g(w, "timing", "parts_s")
+    ]
+
+
 def main_table(res: dict) -> list[str]:
     widget = _runs_by_size(res.get("widget", []))
     curl = _runs_by_size(res.get("curl", []))
     fu = res.get("fileupload", [])
     lines = [
         "| size | widget: pick→done s | MiB/s | parts s (MiB/s) | completion s | parts | PUTs | "
-        "preflights | curl -T s | curl MiB/s | widget/curl (total) | widget/curl (parts) | "
+        "preflights | curl -T s | curl MiB/s | widget/curl throughput, pick→done | widget/curl, parts only | "
         "FileUpload, default server | FileUpload, ws limit 1 GiB | kernel ΔHWM MiB | "
         "browser: renderer / all Chromium peak Δ MiB | JS heap peak MiB | verified |",
         "|" + "---|" * 18,
@@ -116,8 +126,11 @@ def main_table(res: dict) -> list[str]:
         pre = med([g(r, "requests", "preflights") for r in ws])
         ok = sum(1 for r in widget.get(size, []) if r.get("ok"))
         n = len(widget.get(size, []))
-        ratio_total = (curl_s / total) if (curl_s and total) else None
-        ratio_parts = (curl_s / parts) if (curl_s and parts) else None
+        # Paired: widget run i against the curl run right after it (the machine is
+        # shared; a pair sees about the same load), median over the pairs.
+        pairs = _pairs(widget.get(size, []), curl.get(size, []))
+        ratio_total = med([c["seconds"] / g(w, "timing", "total_s") for w, c in pairs])
+        ratio_parts = med([c["seconds"] / g(w, "timing", "parts_s") for w, c in pairs])
         mem = g(fresh, "memory", default={})
         lines.append(
             f"| {size_label(size)} | {f(total, 2)} | {f(size / MiB / total if total else None, 0)} | "
@@ -137,9 +150,10 @@ def main_table(res: dict) -> list[str]:
 def widget_detail_table(runs: list[dict], title_cols=("size", "run")) -> list[str]:
     lines = [
         "| size | config | run | status | pick→done s | setup s | parts s | transfer s | "
-        "completion s | moto complete (server) s | PUTs | preflights | moto CPU (cores) | "
-        "Chromium CPU (cores) | kernel CPU (cores) | kernel ΔHWM MiB | renderer peak Δ MiB | sha256 |",
-        "|" + "---|" * 18,
+        "completion s | moto complete (server) s | PUTs | preflights | PUTs in flight (avg) | "
+        "moto CPU (cores) | Chromium CPU (cores) | kernel CPU (cores) | others' CPU (cores) | "
+        "kernel ΔHWM MiB | renderer peak Δ MiB | sha256 |",
+        "|" + "---|" * 20,
     ]
     for r in runs:
         t = r.get("timing", {})
@@ -155,8 +169,9 @@ def widget_detail_table(runs: list[dict], title_cols=("size", "run")) -> list[st
             f"{f(t.get('setup_s'), 2)} | {f(t.get('parts_s'), 2)} | {f(t.get('transfer_s'), 2)} | "
             f"{f(t.get('completion_s'), 2)} | {f(med(t.get('server_complete_s') or []), 2)} | "
             f"{g(r, 'requests', 'puts', default='–')} | {g(r, 'requests', 'preflights', default='–')} | "
+            f"{f(t.get('puts_in_flight_avg'), 1)} | "
             f"{f(g(r, 'cpu', 'moto', 'cores'), 2)} | {f(g(r, 'cpu', 'chromium', 'cores'), 2)} | "
-            f"{f(g(r, 'cpu', 'kernel', 'cores'), 2)} | "
+            f"{f(g(r, 'cpu', 'kernel', 'cores'), 2)} | {f(g(r, 'cpu', 'others_cores'), 2)} | "
             f"{f(g(r, 'memory', 'kernel_hwm_growth_mib')) if r.get('fresh_kernel') else '(reused kernel)'} | "
             f"{f(g(r, 'memory', 'sampled_rss', 'renderer', 'peak_growth_mib'), 0)} | "
             f"{'ok' if r.get('ok') else 'FAIL'} |"
@@ -165,12 +180,14 @@ def widget_detail_table(runs: list[dict], title_cols=("size", "run")) -> list[st
 
 
 def curl_table(runs):
-    lines = ["| size | run | HTTP | seconds | MiB/s | moto CPU (cores) | sha256 |", "|---|---|---|---|---|---|---|"]
+    lines = ["| size | run | HTTP | seconds | MiB/s | moto CPU (cores) | machine CPU busy (cores, all processes) | sha256 |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in runs:
         lines.append(
             f"| {size_label(r['size'])} | {r.get('repeat', 0) + 1} | {r.get('http_status', '–')} | "
             f"{f(r.get('seconds'), 2)} | {f(r.get('throughput_mib_s'), 0)} | "
-            f"{f(g(r, 'cpu', 'moto', 'cores'), 2)} | {'ok' if r.get('ok') else 'FAIL'} |"
+            f"{f(g(r, 'cpu', 'moto', 'cores'), 2)} | {f(g(r, 'cpu', 'system', 'cores'), 2)} | "
+            f"{'ok' if r.get('ok') else 'FAIL'} |"
         )
     return lines
 
@@ -200,6 +217,15 @@ def fileupload_table(runs):
     return lines
 
 
+def _rel_curl(r: dict):
+    """Parts throughput of a widget run relative to the curl run right after it."""
+    c = r.get("curl_adjacent") or {}
+    parts = g(r, "timing", "parts_s")
+    if not (c.get("ok") and parts):
+        return None
+    return c["seconds"] / parts
+
+
 def sweep_tables(runs: list[dict]) -> list[str]:
     if not runs:
         return ["(not run)"]
@@ -215,10 +241,13 @@ def sweep_tables(runs: list[dict]) -> list[str]:
     parts_sizes = sorted({k[0] for k in grid})
     concs = sorted({k[1] for k in grid})
     out = [
-        f"Parts-upload throughput, MiB/s (pick → the browser's `complete` request; the "
-        f"{size_label(size)} file; median of runs), then the completion in seconds:",
+        f"Parts-upload throughput in MiB/s (pick → the browser's `complete` request; the "
+        f"{size_label(size)} file; median of the runs), and in brackets relative to a `curl -T` "
+        "of the same file run right after each widget run (median of the per-run ratios). "
+        "Then moto's completion time (median over the row):",
         "",
-        "| part size \\ concurrency | " + " | ".join(f"{c}" for c in concs) + " | parts | completion s (median over the row) |",
+        "| part size \\ concurrency | " + " | ".join(f"{c}" for c in concs)
+        + " | parts | completion s |",
         "|---|" + "---|" * (len(concs) + 2),
     ]
     for ps in parts_sizes:
@@ -227,7 +256,8 @@ def sweep_tables(runs: list[dict]) -> list[str]:
         for c in concs:
             rs = [r for r in grid.get((ps, c), []) if r.get("ok")]
             v = med([g(r, "throughput_mib_s", "parts") for r in rs])
-            cells.append(f(v, 0) if rs else "FAIL")
+            rel = med([_rel_curl(r) for r in rs])
+            cells.append(f"{f(v, 0)} ({f(rel, 2, '×')})" if rs else "FAIL")
             comps += [g(r, "timing", "completion_s") for r in rs]
         out.append(
             f"| {ps // MiB} MiB | " + " | ".join(cells) + f" | {-(-size // ps)} | {f(med(comps), 1)} |"
@@ -238,7 +268,8 @@ def sweep_tables(runs: list[dict]) -> list[str]:
             "",
             f"Reference, the same file as one single PUT (no multipart): pick → done "
             f"{f(med([g(r, 'timing', 'total_s') for r in rs]), 2)} s = "
-            f"{f(med([g(r, 'throughput_mib_s', 'total') for r in rs]), 0)} MiB/s; bytes on the "
+            f"{f(med([g(r, 'throughput_mib_s', 'total') for r in rs]), 0)} MiB/s "
+            f"({f(med([_rel_curl(r) for r in rs]), 2, '×')} curl); bytes on the "
             f"wire {f(med([g(r, 'timing', 'transfer_s') for r in rs]), 2)} s.",
         ]
     out += ["", "Every sweep run:", ""] + widget_detail_table(runs)

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -223,6 +224,10 @@ class Bench:
                 first = min(r["t0"] for r in browser_reqs)
                 last = max(r["t1"] for r in puts) if puts else first
                 out["timing"]["transfer_s"] = last - first  # first preflight -> last PUT done
+                # PUTs in flight on average over that window (concurrency actually used).
+                out["timing"]["puts_in_flight_avg"] = (
+                    sum(r["t1"] - r["t0"] for r in puts) / (last - first) if last > first else None
+                )
                 out["timing"]["server_put_s"] = M.summary([r["t1"] - r["t0"] for r in puts])
                 out["timing"]["server_preflight_s"] = M.summary(
                     [r["t1"] - r["t0"] for r in preflights]
@@ -231,8 +236,14 @@ class Bench:
             t_parts_end = t_comp or t_seen
             out["cpu"] = {
                 name: sampler.cpu_between(name, t_pick, t_parts_end)
-                for name in ("moto", "chromium", "kernel", "jupyter_server")
+                for name in ("moto", "chromium", "kernel", "jupyter_server", "system")
             }
+            ours = sum((out["cpu"][k] or {}).get("cores", 0)
+                       for k in ("moto", "chromium", "kernel", "jupyter_server"))  # fmt: skip
+            if out["cpu"]["system"]:
+                # CPU used by everything else on the machine (other people's jobs, the
+                # Playwright driver, this process) while the parts were uploading.
+                out["cpu"]["others_cores"] = out["cpu"]["system"]["cores"] - ours
             out["memory"] = {
                 "kernel_hwm_before_mib": k_hwm0 / 1024 if k_hwm0 else None,
                 "kernel_hwm_growth_mib": (k_hwm1 - k_hwm0) / 1024 if k_hwm0 and k_hwm1 else None,
@@ -263,8 +274,10 @@ class Bench:
 
     # --- curl -----------------------------------------------------------------------
 
-    def curl_run(self, size: int, path: Path, sha: str) -> dict:
-        """``curl -T`` of the same file to a presigned PUT URL (Content-Length signed)."""
+    def curl_run(self, size: int, path: Path, sha: str, *, full_check: bool = True) -> dict:
+        """``curl -T`` of the same file to a presigned PUT URL (Content-Length signed).
+        Checked by sha256 of the stored object, or (``full_check=False``, in the sweeps)
+        by its ETag, the MD5 of the body moto received."""
         bucket = self.moto.make_bucket()
         key = f"curl/{path.name}"
         out: dict = {"size": size, "bucket": bucket, "ok": False}
@@ -278,22 +291,32 @@ class Bench:
                    "-o", "/dev/null", "-w", "%{http_code} %{time_total} %{speed_upload}", url]  # fmt: skip
             out["load_before"] = M.loadavg()
             with M.MemorySampler({"moto": [self.moto.pid]}) as sampler:
+                ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t0 = time.time()
                 proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
                 t1 = time.time()
+                ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             code, total, speed = (proc.stdout.split() + ["0", "0", "0"])[:3]
             out.update(
                 http_status=int(code),
                 seconds=t1 - t0,
                 curl_time_total_s=float(total),
                 stderr=proc.stderr[-500:],
-                cpu={"moto": sampler.cpu_between("moto", t0, t1)},
+                cpu={"moto": sampler.cpu_between("moto", t0, t1),
+                     "system": sampler.cpu_between("system", t0, t1),
+                     # curl's own CPU (the only child waited for in that window)
+                     "curl_cpu_s": (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)},
             )
             out["throughput_mib_s"] = M.mib_s(size, t1 - t0)
-            if int(code) == 200:
+            if int(code) == 200 and full_check:
                 got, n = M.s3_object_sha256(self.client, bucket, key)
                 out["verify"] = {"sha256_match": got == sha, "length": n}
                 out["ok"] = got == sha and n == size
+            elif int(code) == 200:
+                head = self.client.head_object(Bucket=bucket, Key=key)
+                md5_ok = head["ETag"].strip('"') == M.file_md5(path)
+                out["verify"] = {"etag_is_md5": md5_ok, "length": head["ContentLength"]}
+                out["ok"] = md5_ok and head["ContentLength"] == size
         except Exception as exc:  # noqa: BLE001
             out["exception"] = f"{type(exc).__name__}: {exc}"
             log(f"  curl run failed: {out['exception']}")
@@ -341,7 +364,8 @@ class Bench:
                 if ws_closed is not None:
                     page.wait_for_timeout(4000)  # Lab reconnects the kernel
                     with contextlib.suppress(Exception):
-                        events = nb.eval_json("FU['events']", timeout=60)
+                        events = nb.eval_json("FU['events']", timeout=20)
+                        out["kernel_probe_after_close"] = "ok"
                 else:
                     deadline = time.monotonic() + 60 + size / (2 * MiB)
                     while time.monotonic() < deadline and not events:
@@ -353,6 +377,8 @@ class Bench:
                         if not events:
                             closes = page.evaluate("window.__s3uwBenchWs || []")[closes_before:]
                             ws_closed = closes[0] if closes else None
+                            if ws_closed is not None:
+                                break
                             page.wait_for_timeout(500)
                 t_end = time.time()
             out["ws_closes"] = page.evaluate("window.__s3uwBenchWs || []")[closes_before:]
@@ -382,6 +408,8 @@ class Bench:
                 else:
                     out["error"] = ev.get("error")
             else:
+                # The kernel uploads as soon as the value arrives: no object, no arrival.
+                out["objects_in_bucket"] = len(self.moto.list_keys(bucket))
                 code = (ws_closed or {}).get("code")
                 out["error"] = (
                     f"never arrived in the kernel: websocket closed {code} "
@@ -489,10 +517,13 @@ def parse_args(argv=None):
     p.add_argument("--repeats", type=int, default=0,
                    help="runs per size for widget and curl (default: 3 below 512 MiB, else 2)")
     p.add_argument("--no-sweep", action="store_true", help="skip both tuning sweeps")
-    p.add_argument("--sweep-size", default="1GB", help="file of the part size x concurrency sweep")
+    p.add_argument("--sweep-size", default="512MB",
+                   help="file of the part size x concurrency sweep (512MB: moto needs 10-25 s "
+                   "to assemble 1 GiB, which would double the sweep's time)")
     p.add_argument("--part-sizes", default="8,16,32,64", help="MiB, for the sweep")
     p.add_argument("--concurrencies", default="2,4,6", help="for the sweep")
-    p.add_argument("--sweep-repeats", type=int, default=1)
+    p.add_argument("--sweep-repeats", type=int, default=2,
+                   help="passes over the sweep (every other one in reverse order)")
     p.add_argument("--threshold-sizes", default="32MB,100MB",
                    help="files uploaded as single PUT and as multipart (threshold sweep)")
     p.add_argument("--threshold-repeats", type=int, default=3)
@@ -607,13 +638,19 @@ def main(argv=None) -> int:
                     ]
                     configs.append({"multipart_threshold": sweep_size + 1})  # one single PUT
                     for rep in range(args.sweep_repeats):
-                        for cfg in configs:
+                        # Every other pass in reverse order: drift in the machine's load
+                        # does not always favour the same configurations.
+                        for cfg in configs if rep % 2 == 0 else configs[::-1]:
                             log(f"sweep {M.size_label(sweep_size)} {cfg} ...")
                             r = bench.widget_run(pg, lab, sweep_size, path, sha, cfg, label="sweep",
                                                  fresh_kernel=False)  # fmt: skip
                             r["repeat"] = rep
+                            # curl right after, on the same file: the machine is shared,
+                            # so each run is also given relative to curl at that moment.
+                            r["curl_adjacent"] = bench.curl_run(sweep_size, path, sha, full_check=False)
                             results["sweep"].append(r)
-                            log("  " + report.describe_widget_run(r))
+                            log("  " + report.describe_widget_run(r)
+                                + f"; curl {r['curl_adjacent'].get('throughput_mib_s') or 0:.0f} MiB/s")
                             save()
                     for rep in range(args.threshold_repeats):
                         for s in args.threshold_sizes.split(","):

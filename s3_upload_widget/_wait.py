@@ -29,18 +29,30 @@ This is the technique of the ``jupyter-ui-poll`` package, written again for ipyk
     ends (also when it fails or is interrupted): they then run after this cell, as they
     would have without the wait, and ipykernel's own rules (abort after an error)
     apply to them.
-* Output that comm handlers print (an ``on_upload`` callback's ``print``) goes to the
-  waiting cell.
+* Messages the kernel had already read, but not run, when the cell started (it reads
+  all that is there whenever its loop runs, also between reading this cell's request
+  and starting it) would run only after the cell: `_ShellPump.rescue` finds the comm
+  messages among them (ipykernel 7: the asyncio task the reader made for each message;
+  ipykernel 6: ``kernel.msg_queue``) and serves them first. The kernel's own later
+  attempt then finds the signature already used and skips the message, logging
+  "Invalid Message ... Duplicate Signature" once.
+* Output that comm handlers served here print (an ``on_upload`` callback's ``print``)
+  goes to the waiting cell.
 
 jupyter-ui-poll itself is not used: its ipykernel 7 support swaps the kernel's own
 asyncio lock and ``execute_request`` handler, and users report hangs with it
-(Kirill888/jupyter-ui-poll#54). This module changes no kernel attribute; it only reads
-a socket while the loop that would read it is blocked, and gives back what it doesn't
-handle.
+(Kirill888/jupyter-ui-poll#54). This module changes no kernel attribute; it reads a
+socket while the loop that would read it is blocked, and gives back what it doesn't
+handle. It does rely on private names (the socket pair, ZMQStream's ``_recv_callback``
+and ``_run_callback``, ipykernel's ``run_in_context`` tasks, ``msg_queue``): when they
+are missing it raises a RuntimeError pointing to ``w.on_upload`` (and rescue() quietly
+does nothing). tests/test_wait.py runs against a real kernel to catch a change.
 
-When the kernel routes the widget's messages elsewhere (a kernel subshell, as
-JupyterLab 4.4+ asks for with ipykernel 7, or the call comes from a thread that is not
-the main shell's), the messages are served there, and waiting is plain polling.
+When the kernel routes the widget's messages elsewhere (a kernel subshell: JupyterLab
+4.4+ addresses comm messages to one, and ipykernel 7.4 sends a comm's messages to the
+shell that last published on it), or the call comes from a thread that is not the main
+shell's, the messages are served there, beside the waiting cell, and waiting is plain
+polling. Their output then goes to the kernel's log, not under the cell.
 
 Limits: the kernel must be ipykernel (6 or 7) for the main-shell case; outside a
 kernel (a script) nothing can upload, and this raises. Without a browser showing the
@@ -95,8 +107,8 @@ def wait_for_uploads(
 
     While it waits the widget stays live: the kernel keeps answering it (see the module
     docstring), so files can be picked and dropped, progress shows, ``on_upload``
-    callbacks run (their output appears under this cell) and the widget's Cancel buttons
-    work. Cells queued behind this one (Run All) run after it, in order.
+    callbacks and trait observers run, and the widget's Cancel buttons work. Cells
+    queued behind this one (Run All) run after it, in order.
 
     Raises TimeoutError after `timeout` seconds (None: no limit) saying how far the
     uploads got; RuntimeError if no browser shows the widget within `frontend_grace`
@@ -115,6 +127,8 @@ def wait_for_uploads(
     try:
         pump = _ShellPump.for_current_thread()
         _local.pumping = True
+        if pump is not None:
+            pump.rescue()
         while True:
             if pump is not None:
                 pump.serve(0)
@@ -304,8 +318,9 @@ class _ShellPump:
     def for_current_thread(cls) -> _ShellPump | None:
         """A pump if this thread runs the main shell of an ipykernel; else None.
 
-        None means: no kernel (a script), or the main shell's loop is free to serve the
-        widget (we are in a subshell or another thread): polling is enough.
+        None means the main shell's loop is free to serve the widget (we are in a
+        subshell or another thread): polling is enough. Raises RuntimeError outside a
+        kernel, or when this kernel's internals are not the ones known here.
         """
         kernel = _current_kernel()
         if kernel is None:
@@ -347,6 +362,12 @@ class _ShellPump:
             self._take(raw)
 
     def _take(self, raw: list[Any]) -> None:
+        """A message read from the socket: serve it if it is a comm message, else keep it."""
+        if not self._serve_if_comm(raw):
+            self.deferred.append(raw)
+
+    def _serve_if_comm(self, raw: list[Any]) -> bool:
+        """Run a comm message's handler now; False (and nothing done) for any other."""
         session = self.kernel.session
         try:
             idents, frames = session.feed_identities(raw, copy=False)
@@ -355,18 +376,19 @@ class _ShellPump:
             header = session.deserialize(frames, content=False, copy=False)["header"]
             msg_type = header.get("msg_type")
         except Exception:  # e.g. ipykernel's internal "stop aborting" message
-            msg_type = None
+            return False
         if msg_type not in COMM_MSG_TYPES:
-            self.deferred.append(raw)
-            return
+            return False
         try:
+            # Records the signature: a message served here can't be served again (the
+            # kernel refuses a replayed signature), also by the kernel's own reader.
             msg = session.deserialize(frames, content=True, copy=False)
         except Exception:
-            log.warning("s3-upload-widget: dropped an invalid %s message", msg_type)
-            return
+            log.debug("s3-upload-widget: skipped a %s message (invalid or served)", msg_type)
+            return True
         handler = self.kernel.shell_handlers.get(msg_type)
         if handler is None:
-            return
+            return True
         try:
             result = handler(self.reply_stream, idents, msg)
             if hasattr(result, "close") and hasattr(result, "send"):  # a coroutine
@@ -379,6 +401,49 @@ class _ShellPump:
                 with contextlib.suppress(Exception):
                     stream.flush()
         self.handled += 1
+        return True
+
+    def rescue(self) -> None:
+        """Serve the comm messages the kernel had read, but not run, before this cell.
+
+        The kernel's reader takes every message that is there when its loop runs, also
+        in the moment between reading this cell's request and starting it; a widget
+        message read then would only run after this cell, and a wait for it would never
+        end. They sit in the kernel's queue of pending work (ipykernel 7: one asyncio task
+        per message, ipykernel 6: ``msg_queue``). Comm messages among them are served
+        now; the kernel's later attempt finds the signature already used and skips them
+        (logging "Invalid Message"). Everything else stays where it is.
+        """
+        try:
+            pending = self._pending_raw_messages()
+        except Exception:
+            log.debug("s3-upload-widget: could not inspect pending messages", exc_info=True)
+            return
+        for raw in pending:
+            self._serve_if_comm(raw)
+
+    def _pending_raw_messages(self) -> list[list[Any]]:
+        queue = getattr(self.kernel, "msg_queue", None)
+        if queue is not None and hasattr(queue, "_queue"):  # ipykernel 6
+            items = sorted(
+                (item for item in list(queue._queue) if isinstance(item, tuple) and len(item) == 3),
+                key=lambda item: item[0],
+            )
+            return [args[0] for _, _, args in items if args and isinstance(args[0], list)]
+        import asyncio
+
+        found = []
+        for task in asyncio.all_tasks(asyncio.get_running_loop()):
+            coro = task.get_coro()
+            code = getattr(coro, "cr_code", None)
+            frame = getattr(coro, "cr_frame", None)
+            # ipykernel.utils._async_in_context: the stream's callback, one per message.
+            if code is None or code.co_name != "run_in_context" or frame is None:
+                continue
+            args = frame.f_locals.get("args")
+            if args and isinstance(args[0], list):
+                found.append((_task_number(task), args[0]))
+        return [raw for _, raw in sorted(found, key=lambda item: item[0])]
 
     def close(self) -> None:
         """Give the kept messages back to the kernel's reader, in the order they came."""
@@ -395,6 +460,15 @@ class _ShellPump:
         # edge-triggered event: have the stream look again when the loop runs.
         with contextlib.suppress(Exception):
             self.stream._rebuild_io_state()
+
+
+def _task_number(task: Any) -> int:
+    """asyncio names tasks "Task-<n>" in creation order."""
+    name = task.get_name()
+    try:
+        return int(name.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return 0
 
 
 def _current_kernel() -> Any:

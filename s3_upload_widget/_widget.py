@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import logging
 import pathlib
+import threading
 import uuid
 import weakref
 from collections.abc import Callable
@@ -111,6 +112,7 @@ class S3UploadWidget(anywidget.AnyWidget):
         self._callbacks: list[Callable[[dict], Any]] = []
         self._session: UploadSession | None = None
         self.local_s3: Any = None  # set by S3UploadWidget.local()
+        self._lock = threading.RLock()
         super().__init__(
             _widget_id=uuid.uuid4().hex,
             bucket=bucket,
@@ -161,16 +163,37 @@ class S3UploadWidget(anywidget.AnyWidget):
         self._callbacks.append(callback)
         return callback
 
+    def wait(self, n: int = 1, timeout: float | None = None) -> list[dict]:
+        """Block this cell until uploads finish; return their records (see docs/wait.md).
+
+        Returns when at least `n` uploads that no earlier wait() returned have finished
+        (done, error or cancelled) and none is still on its way: files picked together
+        come back together. The widget stays live meanwhile, and "Run All" stops here
+        until the files are in S3. Raises TimeoutError after `timeout` seconds, and
+        RuntimeError when no browser shows the widget.
+        """
+        from ._wait import wait_for_uploads
+
+        return wait_for_uploads(self, n=n, timeout=timeout)
+
+    async def wait_async(self, n: int = 1, timeout: float | None = None) -> list[dict]:
+        """`records = await w.wait_async()`: wait() for code that awaits (ipykernel >= 7.4)."""
+        from ._wait import wait_for_uploads_async
+
+        return await wait_for_uploads_async(self, n=n, timeout=timeout)
+
     def cancel(self, upload_id: str | None = None) -> list[str]:
         """Cancel one upload by its record id, or every unfinished one; returns their ids."""
-        cancelled = self._session.cancel(upload_id)
+        with self._lock:
+            cancelled = self._session.cancel(upload_id)
         if cancelled:
             self.send({"kind": P.CANCEL_UPLOADS, "upload_ids": cancelled})
         return cancelled
 
     def clear(self) -> None:
         """Remove finished records (done, error, cancelled) from `uploads`."""
-        self._session.clear()
+        with self._lock:
+            self._session.clear()
 
     def close(self) -> None:
         """Cancel unfinished uploads (aborting multipart uploads in S3), then close."""
@@ -282,7 +305,10 @@ class S3UploadWidget(anywidget.AnyWidget):
         return check_cors(self.bucket, origin, client=self._session._get_signer().client)
 
     def _on_custom_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        reply = self._session.handle(content)
+        # JupyterLab 4.4+ may deliver widget messages on a kernel subshell thread while a
+        # cell calls w.cancel(): one lock keeps the session's records consistent.
+        with self._lock:
+            reply = self._session.handle(content)
         if reply is not None:
             self.send(reply)
 

@@ -42,3 +42,9 @@ def s3_client(aws_credentials):
 def bucket(s3_client) -> str:
     """The name of the bucket that ``s3_client`` created."""
     return TEST_BUCKET
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the browser tests last: unit tests fail faster, and Playwright's session-wide
+    event loop would otherwise be running under the unit tests that call asyncio.run."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

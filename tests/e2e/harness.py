@@ -264,6 +264,139 @@ class MotoS3Server:
         self.stop()
 
 
+class ExpiredUrlRejector:
+    """WSGI middleware that answers presigned requests used after their expiry as S3 does.
+
+    moto accepts expired presigned URLs; S3 answers ``403 AccessDenied "Request has
+    expired"``. A request is presigned when its query holds ``X-Amz-Date`` and
+    ``X-Amz-Expires``; it has expired when the time it arrives is past date + expires.
+    Everything else (preflights, boto3's header-signed calls, fresh URLs) goes to the
+    wrapped app untouched.
+
+    The 403 carries ``Access-Control-Allow-Origin: <Origin>`` and
+    ``Access-Control-Expose-Headers: ETag`` when the request had an ``Origin``, so a
+    browser can read the status (without them it sees a CORS failure, status 0). The
+    request body is read before answering, so the browser is never cut off mid-body.
+
+    ``rejections`` lists what was refused: ``{"method", "path", "query", "late_by"}``.
+    """
+
+    def __init__(self, app: Callable, *, clock: Callable[[], float] = time.time):
+        import threading
+
+        self.app = app
+        self.clock = clock
+        self.rejections: list[dict[str, Any]] = []
+        self.presigned_requests = 0  # presigned requests seen (expired or not)
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        from datetime import datetime, timezone
+        from urllib.parse import parse_qs
+
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        date = (query.get("X-Amz-Date") or [""])[0]
+        expires = (query.get("X-Amz-Expires") or [""])[0]
+        if environ.get("REQUEST_METHOD") == "OPTIONS" or not (date and expires):
+            return self.app(environ, start_response)
+        try:
+            signed_at = (
+                datetime.strptime(date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
+            )
+            lifetime = int(expires)
+        except ValueError:
+            return self.app(environ, start_response)  # malformed: let moto answer
+        now = self.clock()
+        with self._lock:
+            self.presigned_requests += 1
+        if now <= signed_at + lifetime:
+            return self.app(environ, start_response)
+        with self._lock:
+            self.rejections.append(
+                {
+                    "method": environ.get("REQUEST_METHOD", ""),
+                    "path": environ.get("PATH_INFO", ""),
+                    "query": {k: v[0] for k, v in query.items() if not k.startswith("X-Amz-")},
+                    "late_by": round(now - signed_at - lifetime, 3),
+                }
+            )
+        self._drain(environ)
+        request_id = uuid.uuid4().hex[:16].upper()
+        expires_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(signed_at + lifetime))
+        server_time = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            "<Error><Code>AccessDenied</Code><Message>Request has expired</Message>"
+            f"<X-Amz-Expires>{lifetime}</X-Amz-Expires><Expires>{expires_at}</Expires>"
+            f"<ServerTime>{server_time}</ServerTime><RequestId>{request_id}</RequestId>"
+            "</Error>"
+        ).encode()
+        headers = [
+            ("Content-Type", "application/xml"),
+            ("Content-Length", str(len(body))),
+            ("x-amz-request-id", request_id),
+        ]
+        origin = environ.get("HTTP_ORIGIN")
+        if origin:
+            headers += [
+                ("Access-Control-Allow-Origin", origin),
+                ("Access-Control-Expose-Headers", "ETag"),
+                ("Vary", "Origin"),
+            ]
+        start_response("403 Forbidden", headers)
+        return [body]
+
+    @staticmethod
+    def _drain(environ: dict) -> None:
+        stream = environ.get("wsgi.input")
+        if stream is None:
+            return
+        try:
+            remaining = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            remaining = 0
+        if environ.get("wsgi.input_terminated"):  # chunked: read to the end
+            while stream.read(1 << 16):
+                pass
+            return
+        while remaining > 0:
+            chunk = stream.read(min(remaining, 1 << 16))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+
+
+class ExpiringMotoS3Server(MotoS3Server):
+    """A ``MotoS3Server`` that refuses expired presigned URLs like S3 (moto doesn't).
+
+        with ExpiringMotoS3Server() as s3:
+            ...
+            assert s3.expired_rejections  # what was refused: [{"method", "path", ...}]
+
+    Note: moto keeps its buckets in process-wide memory, so every moto server of this
+    process sees the same buckets; only the expiry check differs by endpoint.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.rejector: ExpiredUrlRejector | None = None
+
+    def start(self) -> ExpiringMotoS3Server:
+        super().start()
+        wsgi_server = self._server._server  # werkzeug's server: handlers call .app per request
+        self.rejector = ExpiredUrlRejector(wsgi_server.app)
+        wsgi_server.app = self.rejector
+        return self
+
+    @property
+    def expired_rejections(self) -> list[dict[str, Any]]:
+        return list(self.rejector.rejections) if self.rejector else []
+
+    @property
+    def presigned_requests(self) -> int:
+        return self.rejector.presigned_requests if self.rejector else 0
+
+
 # --- Jupyter server --------------------------------------------------------------------
 
 

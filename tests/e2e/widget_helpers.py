@@ -1,0 +1,295 @@
+"""Helpers shared by the widget's end-to-end tests (beyond those in test_upload.py).
+
+The generic ones (``wait_final``, ``assert_all_done``, ``wait_rows``, ...) live in
+test_upload.py and are re-exported here, so other test modules import them from one
+place; importing ``widget_installed`` into a test module also runs that module-scoped
+autouse check (package importable outside the repo, front end built) there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from .harness import wait_until
+from .test_upload import (  # noqa: F401  (re-exported)
+    FINAL,
+    RECORD_FIELDS,
+    MiB,
+    assert_all_done,
+    open_widget,
+    unquote,
+    wait_final,
+    wait_rows,
+    widget_cells,
+    widget_installed,
+)
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+SCREENSHOTS = Path(__file__).resolve().parent / "_artifacts" / "screenshots"
+
+
+def screenshot_dir() -> Path:
+    """Where the README screenshots go: docs/ with S3UW_UPDATE_DOCS=1, else the gitignored
+    tests/e2e/_artifacts/screenshots/ (each run's PNGs differ: speeds, percentages, so
+    writing docs/ on every test run would leave the work tree dirty)."""
+    update = os.environ.get("S3UW_UPDATE_DOCS", "").strip().lower()
+    return DOCS if update not in ("", "0", "false", "no") else SCREENSHOTS
+
+
+THEMES_SETTINGS = "lab/api/settings/@jupyterlab/apputils-extension:themes"
+
+
+def client_cell(
+    bucket: str,
+    kwargs: str = "",
+    *,
+    endpoint: str | None = None,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    extra_config: str = "",
+    before_display: str = "",
+) -> list[str]:
+    """Like ``widget_cells`` but for another S3 endpoint than the kernel's
+    ``S3UW_TEST_ENDPOINT``: ``endpoint`` (and, if given, explicit credentials, e.g.
+    s3rver's public test pair S3RVER/S3RVER) are written into the cell. ``extra_config``
+    is added to botocore's ``Config(...)`` arguments."""
+    endpoint_expr = repr(endpoint) if endpoint else 'os.environ["S3UW_TEST_ENDPOINT"]'
+    creds = ""
+    if access_key is not None:
+        creds = f", aws_access_key_id={access_key!r}, aws_secret_access_key={secret_key!r}"
+    return [
+        "import os, boto3\n"
+        "from botocore.config import Config\n"
+        "from s3_upload_widget import S3UploadWidget\n"
+        f'client = boto3.client("s3", endpoint_url={endpoint_expr}, '
+        f'region_name="us-east-1"{creds}, config=Config(signature_version="s3v4", '
+        f's3={{"addressing_style": "path"}}{extra_config}))\n'
+        f'w = S3UploadWidget(bucket="{bucket}", prefix="uploads/", client=client{kwargs})\n'
+        f"{before_display}"
+        "w"
+    ]
+
+
+def open_cells(nb, name: str, cells: list[str]) -> None:
+    """Create the notebook from ``cells`` (cell 0 shows the widget), open it, run cell 0."""
+    nb.create(name, cells)
+    nb.open()
+    nb.run_cell(0)
+    nb.widget(0).wait_for(state="visible", timeout=20_000)
+
+
+def row_statuses(nb) -> list[str]:
+    return nb.widget(0).locator(".s3uw-row").evaluate_all("rows => rows.map(r => r.dataset.status)")
+
+
+def row(nb, upload_id: str):
+    """The widget's row of one upload (by the record's id)."""
+    return nb.widget(0).locator(f'.s3uw-row[data-upload-id="{upload_id}"]')
+
+
+def wait_row_status(nb, upload_id: str, status: str, timeout: float = 15) -> None:
+    r = row(nb, upload_id)
+    wait_until(
+        lambda: r.get_attribute("data-status", timeout=2000) == status,
+        timeout=timeout,
+        page=nb.page,
+        message=f"row {upload_id} to show data-status={status} (rows: {row_statuses(nb)})",
+    )
+
+
+def wait_row_error(nb, upload_id: str, needle: str, timeout: float = 15) -> str:
+    """Wait until the row's ``.s3uw-error`` is visible and contains ``needle``; return it."""
+    err = row(nb, upload_id).locator(".s3uw-error")
+    wait_until(
+        lambda: needle in (err.text_content(timeout=2000) or "") and err.is_visible(),
+        timeout=timeout,
+        page=nb.page,
+        message=f"row {upload_id}'s .s3uw-error to show {needle!r}",
+    )
+    return err.text_content() or ""
+
+
+class RequestLog:
+    """Records the page's requests to one origin (e.g. the S3 endpoint): method and URL,
+    in order. Sync Playwright delivers the events during Playwright calls only."""
+
+    def __init__(self, page, origin: str):
+        self.origin = origin.rstrip("/")
+        self.requests: list[tuple[str, str]] = []
+        self._page = page
+        page.on("request", self._on_request)
+
+    def _on_request(self, request) -> None:
+        if request.url.startswith(self.origin + "/"):
+            self.requests.append((request.method, request.url))
+
+    def methods(self, method: str) -> list[str]:
+        return [url for m, url in self.requests if m == method]
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self._page.remove_listener("request", self._on_request)
+
+
+def screenshot_widget(nb, path: Path, *, pad_x: int = 8, pad_y: int = 4) -> Path:
+    """A PNG of the widget with a small margin of the page around it (for the README);
+    the margin stays inside the output area (no cell borders or prompts). The rows
+    change while files upload: retake if the widget's box moved during the capture."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    el = nb.widget(0)
+    el.scroll_into_view_if_needed()
+    for _ in range(5):
+        box = el.bounding_box()
+        assert box, "the widget has no bounding box (not visible?)"
+        nb.page.screenshot(
+            path=str(path),
+            clip={
+                "x": max(box["x"] - pad_x, 0),
+                "y": max(box["y"] - pad_y, 0),
+                "width": box["width"] + 2 * pad_x,
+                "height": box["height"] + 2 * pad_y,
+            },
+            animations="disabled",
+        )
+        if el.bounding_box() == box:
+            break
+    return path
+
+
+@contextlib.contextmanager
+def lab_theme(jupyter, theme: str) -> Iterator[None]:
+    """Switch JupyterLab's theme setting through the REST API (for pages loaded inside the
+    block), then restore the previous setting."""
+    before = jupyter.api(THEMES_SETTINGS) or {}
+    raw_before = before.get("raw") or "{}"
+    jupyter.api(THEMES_SETTINGS, method="PUT", body={"raw": json.dumps({"theme": theme})})
+    try:
+        yield
+    finally:
+        jupyter.api(THEMES_SETTINGS, method="PUT", body={"raw": raw_before})
+
+
+def wait_theme(nb, *, light: bool, timeout: float = 30) -> None:
+    """Wait until the page's JupyterLab theme is light (or dark)."""
+    want = "true" if light else "false"
+    wait_until(
+        lambda: nb.page.evaluate("() => document.body.dataset.jpThemeLight") == want,
+        timeout=timeout,
+        page=nb.page,
+        message=f"JupyterLab's body[data-jp-theme-light] to be {want!r}",
+    )
+
+
+def make_bucket_named(s3, name: str, cors_origins: Sequence[str]) -> str:
+    """A bucket called ``name`` (a readable name for screenshots) if that name is still
+    free on this moto server, else a unique one."""
+    if name in {b["Name"] for b in s3.client().list_buckets().get("Buckets", [])}:
+        return s3.make_bucket(cors_origins=cors_origins)
+    return s3.make_bucket(name, cors_origins=cors_origins)
+
+
+def names(paths: Sequence[Path]) -> list[str]:
+    return [p.name for p in paths]
+
+
+# Colours of the widget's parts as the page renders them, and WCAG contrast ratios of
+# text against the background it is drawn on (the first opaque background up the tree).
+_STYLE_PROBE = """(root) => {
+  const parse = (c) => {
+    const m = /rgba?\\(([^)]+)\\)/.exec(c || "");
+    if (!m) return null;
+    const [r, g, b, a = 1] = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
+    return {r, g, b, a};
+  };
+  const bgOf = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0.5) return c;
+    }
+    return {r: 255, g: 255, b: 255, a: 1};
+  };
+  const lum = ({r, g, b}) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const ratio = (x, y) => {
+    const [hi, lo] = [lum(x), lum(y)].sort((p, q) => q - p);
+    return Math.round(((hi + 0.05) / (lo + 0.05)) * 100) / 100;
+  };
+  // A translucent colour as drawn over an opaque one (Lab's text colours have alpha).
+  const over = (c, bg) => ({
+    r: Math.round(c.r * c.a + bg.r * (1 - c.a)), g: Math.round(c.g * c.a + bg.g * (1 - c.a)),
+    b: Math.round(c.b * c.a + bg.b * (1 - c.a)), a: 1,
+  });
+  const hex = (c) =>
+    c && "#" + [c.r, c.g, c.b].map((v) => v.toString(16).padStart(2, "0")).join("");
+  const out = {};
+  const text = {
+    button: ".s3uw-button", hint: ".s3uw-hint", target: ".s3uw-target", total: ".s3uw-total",
+    name: ".s3uw-row .s3uw-name", size: ".s3uw-row .s3uw-size", percent: ".s3uw-row .s3uw-percent",
+    rate: ".s3uw-row[data-status=uploading] .s3uw-rate",
+    status_done: ".s3uw-row[data-status=done] .s3uw-status",
+    status_uploading: ".s3uw-row[data-status=uploading] .s3uw-status",
+    status_error: ".s3uw-row[data-status=error] .s3uw-status",
+    status_cancelled: ".s3uw-row[data-status=cancelled] .s3uw-status",
+    error: ".s3uw-row .s3uw-error:not([hidden])",
+    cancel: ".s3uw-row .s3uw-cancel:not([hidden])",
+  };
+  for (const [k, sel] of Object.entries(text)) {
+    const el = root.querySelector(sel);
+    if (!el) continue;
+    const bg = bgOf(el), fg = over(parse(getComputedStyle(el).color), bg);
+    out[k] = {fg: hex(fg), bg: hex(bg), contrast: ratio(fg, bg)};
+  }
+  const shapes = {
+    track: ".s3uw-row .s3uw-progress", fill_done: ".s3uw-row[data-status=done] .s3uw-progress-fill",
+    fill_uploading: ".s3uw-row[data-status=uploading] .s3uw-progress-fill",
+  };
+  for (const [k, sel] of Object.entries(shapes)) {
+    const el = root.querySelector(sel);
+    if (!el) continue;
+    const around = bgOf(el.parentElement);
+    const c = over(parse(getComputedStyle(el).backgroundColor), around);
+    out[k] = {bg: hex(c), against: hex(around), contrast: ratio(c, around)};
+  }
+  const zone = root.querySelector(".s3uw-dropzone");
+  const zs = getComputedStyle(zone);
+  const zb = over(parse(zs.borderTopColor), bgOf(zone));
+  out.dropzone_border = {color: hex(zb), style: zs.borderTopStyle, against: hex(bgOf(zone)),
+                         contrast: ratio(zb, bgOf(zone))};
+  const row = root.querySelector(".s3uw-row");
+  if (row) {
+    const rb = over(parse(getComputedStyle(row).borderBottomColor), bgOf(row));
+    out.row_border = {color: hex(rb), against: hex(bgOf(row)), contrast: ratio(rb, bgOf(row))};
+  }
+  return out;
+}"""
+
+
+def widget_colours(nb) -> dict:
+    """``{part: {fg, bg, contrast}}`` for the widget's text, bars and borders."""
+    return nb.widget(0).evaluate(_STYLE_PROBE)
+
+
+def check_colours(nb, what: str) -> dict:
+    """Print the widget's colours, and check that its text is readable (contrast >= 3,
+    WCAG's floor for large text: catches text in the wrong theme colour) and that a
+    progress bar's fill stands out from its track."""
+    colours = widget_colours(nb)
+    print(f"colours ({what}):", json.dumps(colours))
+    faint = {
+        k: v
+        for k, v in colours.items()
+        if "fg" in v and v["contrast"] < 3  # text entries have "fg"
+    }
+    assert not faint, f"{what}: text hard to read (contrast < 3): {faint}"
+    for k in ("fill_done", "fill_uploading"):
+        if k in colours:
+            assert colours[k]["contrast"] >= 2, (
+                f"{what}: progress fill lost on its track: {colours}"
+            )
+    return colours
