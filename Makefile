@@ -8,11 +8,14 @@ S3RVER_STAMP := tests/s3rver/node_modules/.installed
 BUNDLE := s3_upload_widget/static/widget.js
 JS_SOURCES := $(wildcard js/src/*.js js/src/*.css)
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
+# Jupyter refuses to run as root unless told; CI and these machines run as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: demo test install build chromium lint typecheck test-js test-py bench clean
 
 demo: install
-	$(VENV)/bin/jupyter lab notebooks/quickstart.ipynb
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) $(DEMO_ARGS) notebooks/quickstart.ipynb
 
 test: install chromium lint typecheck test-js test-py
 

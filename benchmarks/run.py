@@ -74,6 +74,13 @@ class Page:
         self.cdp = self.context.new_cdp_session(self.page)
         self.cdp.send("Performance.enable")
 
+    def metrics(self) -> dict:
+        """The page's CDP Performance metrics (main-thread durations in s, counts)."""
+        try:
+            return {m["name"]: m["value"] for m in self.cdp.send("Performance.getMetrics")["metrics"]}
+        except Exception:  # noqa: BLE001
+            return {}
+
     def js_heap_mib(self) -> float | None:
         try:
             metrics = self.cdp.send("Performance.getMetrics")["metrics"]
@@ -135,10 +142,15 @@ class Bench:
             page.wait_for_timeout(300)  # let the controller say hello to the kernel
 
             renderer = page_renderer_pid()
-            chromium = list(M.chromium_pids())
+            kinds = M.chromium_pids()
             groups = {
                 "renderer": [renderer] if renderer else [],
-                "chromium": chromium,
+                "chromium": list(kinds),
+                # where Chromium spends its CPU: the page, the network service, the
+                # browser process (blob/file reads), the GPU process (compositing)
+                "chromium_network": [p for p, k in kinds.items() if k == "network"],
+                "chromium_browser": [p for p, k in kinds.items() if k == "browser"],
+                "chromium_gpu": [p for p, k in kinds.items() if k == "gpu"],
                 "kernel": [pg.kernel_pid],
                 "jupyter_server": [lab.proc.pid],
                 "moto": [self.moto.pid],
@@ -148,6 +160,7 @@ class Bench:
             req0 = len(pg.requests)
             js0 = pg.js_heap_mib()
             js_peak = js0 or 0.0
+            metrics0 = pg.metrics()
             out["load_before"] = M.loadavg()
             deadline = time.monotonic() + 180 + size / (2 * MiB)  # >= 2 MiB/s or fail
             statuses: list[str] = []
@@ -168,7 +181,18 @@ class Bench:
                         last_js = time.monotonic()
                     page.wait_for_timeout(100)
                 t_seen = time.time()
+            out["dom_rows"] = rows.evaluate_all(
+                "rs => rs.map(r => ({status: r.dataset.status, "
+                "error: (r.querySelector('.s3uw-error') || {}).textContent || ''}))"
+            )
             js1 = pg.js_heap_mib()
+            metrics1 = pg.metrics()
+            # The page's main thread during the upload: JS vs style/layout (the view).
+            out["page_main_thread"] = {
+                k: metrics1.get(k, 0) - metrics0.get(k, 0)
+                for k in ("TaskDuration", "ScriptDuration", "LayoutDuration",
+                          "RecalcStyleDuration", "LayoutCount", "RecalcStyleCount")
+            }  # fmt: skip
             k_hwm1, s_hwm1 = hwm_kib(pg.kernel_pid), hwm_kib(lab.proc.pid)
             out["load_after"] = M.loadavg()
 
@@ -180,6 +204,18 @@ class Bench:
                 timeout=60,
             )
             (record,) = kernel["uploads"]
+            if record["status"] not in FINAL:
+                # The row is final in the page but not yet in the kernel (e.g. the browser
+                # failed the file and its "fail" request is on its way): wait for it.
+                record = nb.wait_for_kernel(
+                    "w.uploads[0]", lambda u: u["status"] in FINAL, timeout=60, interval=0.5
+                )
+                kernel = nb.eval_json(
+                    f"{{'rec': BENCH['runs'][{bucket!r}], 'uploads': w.uploads, "
+                    f"'moto_complete': BENCH['moto_complete'][-5:]}}",
+                    timeout=60,
+                )
+                (record,) = kernel["uploads"]
             st = kernel["rec"]["status_t"].get(record["id"], {})
             out.update(status=record["status"], error=record["error"], key=record["key"],
                        etag=record["etag"], multipart=record["multipart"])  # fmt: skip
@@ -236,7 +272,8 @@ class Bench:
             t_parts_end = t_comp or t_seen
             out["cpu"] = {
                 name: sampler.cpu_between(name, t_pick, t_parts_end)
-                for name in ("moto", "chromium", "kernel", "jupyter_server", "system")
+                for name in ("moto", "chromium", "renderer", "chromium_network", "chromium_browser",
+                             "chromium_gpu", "kernel", "jupyter_server", "system")
             }
             ours = sum((out["cpu"][k] or {}).get("cores", 0)
                        for k in ("moto", "chromium", "kernel", "jupyter_server"))  # fmt: skip

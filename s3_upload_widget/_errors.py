@@ -383,7 +383,8 @@ def explain_browser_failure(
         return UploadError(
             "cors",
             message,
-            f"Allow it once, from Python: from s3_upload_widget import configure_cors; {fix}. "
+            "Allow it once, from Python: w.configure_cors() on this widget (its client, this "
+            f"page's origin), or: from s3_upload_widget import configure_cors; {fix}. "
             "If CORS is already right, check the browser's network connection to S3.",
         )
     if reason == "http":

@@ -182,6 +182,24 @@ class S3UploadWidget(anywidget.AnyWidget):
 
         return await wait_for_uploads_async(self, n=n, timeout=timeout)
 
+    def configure_cors(self, origins: str | list[str] | None = None) -> dict:
+        """Let this notebook's page (or `origins`) upload to the bucket, with this client.
+
+        Adds the CORS rule the widget needs and keeps the bucket's other rules (see
+        `s3_upload_widget.configure_cors`). Without `origins`, the origin of the page
+        showing the widget is used, so display the widget first.
+        """
+        from ._cors import configure_cors
+
+        if origins is None:
+            if not self._session.origin:
+                raise ValueError(
+                    "The page's origin is not known yet: display the widget first, or pass "
+                    'origins=["http://localhost:8888"] (the address your notebook runs at).'
+                )
+            origins = [self._session.origin]
+        return configure_cors(self.bucket, origins, client=self._s3_client())
+
     def cancel(self, upload_id: str | None = None) -> list[str]:
         """Cancel one upload by its record id, or every unfinished one; returns their ids."""
         with self._lock:
@@ -292,17 +310,24 @@ class S3UploadWidget(anywidget.AnyWidget):
             multiple=self.multiple,
         )
 
-    def _make_signer(self) -> Any:
-        from ._signer import Signer, default_client
+    def _s3_client(self) -> Any:
+        from ._signer import default_client
 
         if self._client is None:
             self._client = default_client()
-        return Signer(self._client, self.bucket, expires_in=self.expires_in, prefix=self.prefix)
+        return self._client
+
+    def _make_signer(self) -> Any:
+        from ._signer import Signer
+
+        return Signer(
+            self._s3_client(), self.bucket, expires_in=self.expires_in, prefix=self.prefix
+        )
 
     def _check_cors(self, origin: str) -> list[str]:
         from ._cors import check_cors
 
-        return check_cors(self.bucket, origin, client=self._session._get_signer().client)
+        return check_cors(self.bucket, origin, client=self._s3_client())
 
     def _on_custom_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         # JupyterLab 4.4+ may deliver widget messages on a kernel subshell thread while a

@@ -283,6 +283,15 @@ def test_complete_before_sign_or_twice_is_refused(s3):
     assert len(h.done) == 1
 
 
+def test_complete_with_unreadable_etag_reads_it_from_s3(s3):
+    h = Harness(s3)
+    record = h.add("a.csv", 5)
+    h.ok(P.SIGN, upload_id=record["id"])
+    stored = s3.put_object(Bucket=BUCKET, Key=record["key"], Body=b"hello")
+    done = h.ok(P.COMPLETE, upload_id=record["id"], etag="")["record"]
+    assert done["status"] == "done" and done["etag"] == stored["ETag"]
+
+
 def test_complete_without_etag_is_refused(s3):
     h = Harness(s3)
     record = h.add("a.csv", 5)

@@ -198,3 +198,14 @@ def test_local_widget_uploads_to_its_own_server():
     finally:
         w.close()
         w.local_s3.stop()
+
+
+def test_configure_cors_from_the_widget_uses_the_page_origin(client):
+    w = S3UploadWidget(bucket=BUCKET, client=client)
+    with pytest.raises(ValueError, match="display the widget first"):
+        w.configure_cors()
+    Wired(w).request(P.HELLO, origin="http://127.0.0.1:8888")
+    w.configure_cors()
+    [rule] = client.get_bucket_cors(Bucket=BUCKET)["CORSRules"]
+    assert rule["AllowedOrigins"] == ["http://127.0.0.1:8888"]
+    assert "PUT" in rule["AllowedMethods"] and rule["ExposeHeaders"] == ["ETag"]

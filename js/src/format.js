@@ -1,7 +1,8 @@
 // @ts-check
 /** Numbers a person reads: sizes, speeds, durations. Pure; tested in node. */
 
-const UNITS = ["B", "KB", "MB", "GB", "TB"];
+// SI symbols, as the kernel writes them in error messages (kB, not KB).
+const UNITS = ["B", "kB", "MB", "GB", "TB"];
 
 /**
  * Decimal units, as file managers show them: 1.5 MB, 3.0 GB.

@@ -215,7 +215,9 @@ export async function putWithRetry(job, ctx) {
   for (;;) {
     const { verdict, etag, status } = await putOnce(job, signed, ctx);
     if (verdict.action === "ok") {
-      if (etag) return etag;
+      // A single PUT is stored once S3 says 200: the kernel reads its ETag with HEAD, so
+      // failing here would only leave an object no record points to. Parts need theirs.
+      if (etag || job.partNumber == null) return etag || "";
       throw new UploadFailure({ reason: "etag-unreadable", status, part_number: job.partNumber });
     }
     if (verdict.action === "aborted") throw new Error("A request was aborted while its upload was running.");

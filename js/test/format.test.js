@@ -5,7 +5,7 @@ import { formatBytes, formatDuration, formatSpeed, percent } from "../src/format
 test("formatBytes uses decimal units", () => {
   assert.equal(formatBytes(0), "0 B");
   assert.equal(formatBytes(999), "999 B");
-  assert.equal(formatBytes(1500), "1.5 KB");
+  assert.equal(formatBytes(1500), "1.5 kB");
   assert.equal(formatBytes(30_000_000), "30.0 MB");
   assert.equal(formatBytes(2.5e12), "2.5 TB");
   assert.equal(formatBytes(-1), "");

@@ -101,8 +101,8 @@ def test_etag_not_exposed_says_so(nb, s3, jupyter, notebook_name, tmp_path):
     The error says so and gives the fix; the multipart upload is aborted.
 
     A single PUT goes up at the same time: S3 stores it whole, and the browser cannot
-    read its ETag either. The widget must then not leave behind an object it reports
-    as failed (known bug: it does; the test xfails on that last check, see the reason).
+    read its ETag either; it needs none (the kernel reads it with HEAD), so that file
+    is done, and no object is left behind that no record points to.
     """
     bucket = s3.make_bucket()
     s3.client().put_bucket_cors(
@@ -125,15 +125,20 @@ def test_etag_not_exposed_says_so(nb, s3, jupyter, notebook_name, tmp_path):
 
     nb.pick_files(0, [parts, single])
     records = {r["name"]: r for r in wait_final(nb, 2, timeout=60)}
-    for path, multipart in ((parts, True), (single, False)):
-        record = records[path.name]
-        assert record["multipart"] is multipart, record
-        assert (record["status"], record["error_code"]) == ("error", "etag-unreadable"), record
-        for needle in ("ETag", "configure_cors", "ExposeHeaders"):
-            assert needle in record["error"], f"{path.name}: no {needle!r}: {record['error']!r}"
-        text = wait_row_error(nb, record["id"], "ETag")
-        assert "configure_cors" in text, text
-    assert nb.eval_json("w.uploaded_keys") == []
+    record = records[parts.name]
+    assert record["multipart"] is True, record
+    assert (record["status"], record["error_code"]) == ("error", "etag-unreadable"), record
+    for needle in ("ETag", "configure_cors", "ExposeHeaders"):
+        assert needle in record["error"], f"no {needle!r}: {record['error']!r}"
+    text = wait_row_error(nb, record["id"], "ETag")
+    assert "configure_cors" in text, text
+
+    done = records[single.name]
+    assert (done["multipart"], done["status"]) == (False, "done"), done
+    head = s3.client().head_object(Bucket=bucket, Key=done["key"])
+    assert done["etag"] == head["ETag"], (done, head["ETag"])
+    assert sha256_bytes(s3.get_bytes(bucket, done["key"])) == sha256_file(single)
+    assert nb.eval_json("w.uploaded_keys") == [done["key"]]
 
     # Nothing half-written: the multipart upload was aborted, no object completed.
     wait_until(
@@ -142,18 +147,7 @@ def test_etag_not_exposed_says_so(nb, s3, jupyter, notebook_name, tmp_path):
         page=nb.page,
         message="the failed multipart upload to be aborted (list_multipart_uploads empty)",
     )
-    stored = s3.list_keys(bucket)
-    assert records[parts.name]["key"] not in stored, stored
-
-    # The single PUT: S3 stored it whole, but the record says "error" and the key is in
-    # no trait, so nobody will clean it up.
-    if stored == [records[single.name]["key"]]:
-        pytest.xfail(
-            "known widget bug: a single PUT whose ETag the browser cannot read is stored "
-            "whole in S3 but reported as failed, leaving an orphan object "
-            f"({stored[0]}); see the test report"
-        )
-    assert stored == [], stored
+    assert s3.list_keys(bucket) == [done["key"]]
 
 
 def test_too_large_refused_before_any_byte(nb, s3, jupyter, notebook_name, tmp_path):
