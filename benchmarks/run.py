@@ -106,6 +106,34 @@ def page_renderer_pid() -> int | None:
     return max(renderers, key=lambda pid: M.proc_status(pid).get("VmRSS", 0))
 
 
+def part_pipeline(puts: list[dict], preflights: list[dict], concurrency: int) -> dict:
+    """Where a part's time goes besides its bytes, from the server's log (part numbers
+    match each OPTIONS to its PUT):
+    - preflight_s: moto's time to answer the OPTIONS;
+    - preflight_to_put_s: the preflight's answer -> the PUT arrives (browser turnaround);
+    - refill_s: a PUT ends -> the OPTIONS of the part that takes its slot arrives (the
+      engine's turnaround: ETag, next signed URL, slice, XHR; includes waiting for a
+      "sign-parts" answer when the batch was not signed in time)."""
+    if len(puts) < 2:
+        return {}
+    opt_by_part = {r["part"]: r for r in preflights if r.get("part")}
+    to_put = [
+        p["t0"] - opt_by_part[p["part"]]["t1"]
+        for p in puts
+        if p.get("part") in opt_by_part and p["status"] < 300
+    ]
+    ends = sorted(p["t1"] for p in puts)
+    starts = sorted(
+        (opt_by_part[p["part"]]["t0"] if p.get("part") in opt_by_part else p["t0"]) for p in puts
+    )
+    refill = [starts[i] - ends[i - concurrency] for i in range(concurrency, len(starts))]
+    return {
+        "preflight_s": M.summary([r["t1"] - r["t0"] for r in preflights]),
+        "preflight_to_put_s": M.summary(to_put),
+        "refill_s": M.summary(refill),
+    }
+
+
 def hwm_kib(pid: int) -> int | None:
     return M.proc_status(pid).get("VmHWM")
 
@@ -124,7 +152,7 @@ class Bench:
         return Page(browser, lab, [cells.WIDGET_SETUP, cells.WIDGET_SHOW], name="widget")
 
     def widget_run(self, pg: Page, lab, size: int, path: Path, sha: str, cfg: dict,
-                   *, label: str, fresh_kernel: bool) -> dict:
+                   *, label: str, fresh_kernel: bool, after_pick=None) -> dict:
         """Pick ``path`` in a new widget made with ``cfg``; time it from the pick to
         ``done`` in the kernel; count requests; sample memory; check the bytes."""
         nb, page = pg.nb, pg.page
@@ -168,6 +196,8 @@ class Bench:
             with M.MemorySampler(groups) as sampler:
                 t_pick = time.time()
                 nb.pick_files(1, [path])
+                if after_pick is not None:  # experiments only (e.g. hide the view)
+                    after_pick(pg)
                 while True:
                     statuses = rows.evaluate_all("rs => rs.map(r => r.dataset.status)")
                     if statuses and all(s in FINAL for s in statuses):
@@ -269,6 +299,9 @@ class Bench:
                     [r["t1"] - r["t0"] for r in preflights]
                 )
             out["timing"]["server_complete_s"] = [r["t1"] - r["t0"] for r in completes]
+            out["timing"]["part_pipeline"] = part_pipeline(
+                puts, preflights, cfg.get("concurrency", 4)
+            )
             t_parts_end = t_comp or t_seen
             out["cpu"] = {
                 name: sampler.cpu_between(name, t_pick, t_parts_end)
