@@ -226,53 +226,134 @@ def _rel_curl(r: dict):
     return c["seconds"] / parts
 
 
-def sweep_tables(runs: list[dict]) -> list[str]:
-    if not runs:
-        return ["(not run)"]
-    size = runs[0]["size"]
+def _per_gib(r: dict, group: str):
+    used = g(r, "cpu", group, "cpu_s")
+    return used / (r["size"] / GiB) if used is not None else None
+
+
+def _overhead_ms(r: dict):
+    """A part's time besides its bytes: PUT end -> next preflight, plus preflight
+    answered -> PUT sent (medians), in ms."""
+    pp = g(r, "timing", "part_pipeline", default={}) or {}
+    a, b = g(pp, "refill_s", "median"), g(pp, "preflight_to_put_s", "median")
+    pre = g(pp, "preflight_s", "median")
+    if a is None or b is None:
+        return None
+    return (a + b + (pre or 0)) * 1000
+
+
+def _grid(runs, cell) -> tuple[list, list, dict]:
     grid: dict[tuple, list] = {}
-    single = []
     for r in runs:
         cfg = r.get("config") or {}
         if "part_size" in cfg:
             grid.setdefault((cfg["part_size"], cfg["concurrency"]), []).append(r)
-        else:
-            single.append(r)
-    parts_sizes = sorted({k[0] for k in grid})
-    concs = sorted({k[1] for k in grid})
-    out = [
-        f"Parts-upload throughput in MiB/s (pick → the browser's `complete` request; the "
-        f"{size_label(size)} file; median of the runs), and in brackets relative to a `curl -T` "
-        "of the same file run right after each widget run (median of the per-run ratios). "
-        "Then moto's completion time (median over the row):",
-        "",
-        "| part size \\ concurrency | " + " | ".join(f"{c}" for c in concs)
-        + " | parts | completion s |",
-        "|---|" + "---|" * (len(concs) + 2),
-    ]
-    for ps in parts_sizes:
-        cells = []
-        comps = []
-        for c in concs:
-            rs = [r for r in grid.get((ps, c), []) if r.get("ok")]
-            v = med([g(r, "throughput_mib_s", "parts") for r in rs])
-            rel = med([_rel_curl(r) for r in rs])
-            cells.append(f"{f(v, 0)} ({f(rel, 2, '×')})" if rs else "FAIL")
-            comps += [g(r, "timing", "completion_s") for r in rs]
-        out.append(
-            f"| {ps // MiB} MiB | " + " | ".join(cells) + f" | {-(-size // ps)} | {f(med(comps), 1)} |"
+    return sorted({k[0] for k in grid}), sorted({k[1] for k in grid}), grid
+
+
+def _grid_table(runs, title, cell, extra=None) -> list[str]:
+    sizes, concs, grid = _grid(runs, cell)
+    out = [title, "", "| part size \\ concurrency | " + " | ".join(map(str, concs)) + " |"
+           + (f" {extra[0]} |" if extra else ""),
+           "|---|" + "---|" * (len(concs) + (1 if extra else 0))]  # fmt: skip
+    for ps in sizes:
+        cells = [cell([r for r in grid.get((ps, c), []) if r.get("ok")]) for c in concs]
+        out.append(f"| {ps // MiB} MiB | " + " | ".join(cells) + " |"
+                   + (f" {extra[1](ps)} |" if extra else ""))  # fmt: skip
+    return out + [""]
+
+
+def sweep_tables(runs: list[dict]) -> list[str]:
+    if not runs:
+        return ["(not run)"]
+    out = []
+    groups: dict[tuple, list] = {}
+    for r in runs:
+        groups.setdefault((r["size"], r.get("latency_ms", 0)), []).append(r)
+    for (size, latency), rs in sorted(groups.items(), key=lambda kv: kv[0][1]):
+        passes = len({r.get("repeat", 0) for r in rs})
+        head = (
+            f"### {size_label(size)} file, "
+            + ("loopback" if not latency else f"{latency:g} ms latency added to every browser request")
+            + f" ({passes} pass{'es' if passes > 1 else ''}; medians)"
         )
-    if single:
-        rs = [r for r in single if r.get("ok")]
-        out += [
-            "",
-            f"Reference, the same file as one single PUT (no multipart): pick → done "
-            f"{f(med([g(r, 'timing', 'total_s') for r in rs]), 2)} s = "
-            f"{f(med([g(r, 'throughput_mib_s', 'total') for r in rs]), 0)} MiB/s "
-            f"({f(med([_rel_curl(r) for r in rs]), 2, '×')} curl); bytes on the "
-            f"wire {f(med([g(r, 'timing', 'transfer_s') for r in rs]), 2)} s.",
-        ]
-    out += ["", "Every sweep run:", ""] + widget_detail_table(runs)
+        out += [head, ""]
+        if latency:
+            out += [
+                "Chromium's network emulation delays every request of the page (each part's "
+                "preflight and PUT) by this much; bandwidth stays unlimited. A first-order "
+                "model of a real link: per-part round trips cost what they would, TCP's "
+                "window and bandwidth limits are not modelled.",
+                "",
+            ]
+        with_curl = any(r.get("curl_adjacent") for r in rs)
+
+        def tput(cell_runs):
+            if not cell_runs:
+                return "FAIL"
+            v = med([g(r, "throughput_mib_s", "parts") for r in cell_runs])
+            rel = med([_rel_curl(r) for r in cell_runs]) if with_curl else None
+            return f"{f(v, 0)}" + (f" ({f(rel, 2, '×')})" if rel is not None else "")
+
+        out += _grid_table(
+            rs,
+            "Parts-upload throughput, MiB/s (pick → the browser's `complete` request)"
+            + (", and in brackets relative to a `curl -T` of the same file run right after "
+               "(median of the per-run ratios)" if with_curl else "") + ":",
+            tput,
+            ("parts", lambda ps: str(-(-size // ps))),
+        )
+        out += _grid_table(
+            rs,
+            "PUTs in flight on average (of `concurrency`), and the per-part time besides its "
+            "bytes in ms (PUT end → next preflight + preflight + preflight → PUT; medians):",
+            lambda c: (f"{f(med([g(r, 'timing', 'puts_in_flight_avg') for r in c]), 1)} / "
+                       f"{f(med([_overhead_ms(r) for r in c]), 0)} ms") if c else "FAIL",
+        )  # fmt: skip
+        out += _grid_table(
+            rs,
+            "CPU seconds per GiB moved while the parts went up: all Chromium processes "
+            "(renderer + browser + network service + GPU) / moto:",
+            lambda c: (f"{f(med([_per_gib(r, 'chromium') for r in c]), 1)} / "
+                       f"{f(med([_per_gib(r, 'moto') for r in c]), 1)}") if c else "FAIL",
+            ("completion s", lambda ps: f(med([
+                g(r, "timing", "completion_s") for r in rs
+                if (r.get("config") or {}).get("part_size") == ps and r.get("ok")]), 1)),
+        )  # fmt: skip
+        single = [r for r in rs if "part_size" not in (r.get("config") or {}) and r.get("ok")]
+        if single:
+            out += [
+                f"Reference, the same file as one single PUT: pick → done "
+                f"{f(med([g(r, 'timing', 'total_s') for r in single]), 2)} s = "
+                f"{f(med([g(r, 'throughput_mib_s', 'total') for r in single]), 0)} MiB/s"
+                + (f" ({f(med([_rel_curl(r) for r in single]), 2, '×')} curl)" if with_curl else "")
+                + f"; Chromium {f(med([_per_gib(r, 'chromium') for r in single]), 1)} CPU-s/GiB.",
+                "",
+            ]
+    out += ["### Every sweep run", ""] + widget_detail_table(runs)
+    return out
+
+
+def cpu_table(res: dict) -> list[str]:
+    """CPU seconds per GiB moved: a figure that depends little on what else runs."""
+    widget = _runs_by_size(res.get("widget", []))
+    curl = _runs_by_size(res.get("curl", []))
+    out = [
+        "| size | widget: Chromium total | renderer (page) | browser process | network service "
+        "| GPU | moto | kernel | curl: curl | moto |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for size in sorted(widget):
+        ws = [r for r in widget[size] if r.get("ok")]
+        cs = [r for r in curl.get(size, []) if r.get("ok")]
+        curl_cpu = med([g(r, "cpu", "curl_cpu_s") / (size / GiB) if g(r, "cpu", "curl_cpu_s") is not None else None for r in cs])
+        curl_moto = med([g(r, "cpu", "moto", "cpu_s") / (size / GiB) if g(r, "cpu", "moto", "cpu_s") is not None else None for r in cs])
+        out.append(
+            f"| {size_label(size)} | " + " | ".join(
+                f(med([_per_gib(r, k) for r in ws]), 1)
+                for k in ("chromium", "renderer", "chromium_browser", "chromium_network", "chromium_gpu", "moto", "kernel")
+            ) + f" | {f(curl_cpu, 1)} | {f(curl_moto, 1)} |"
+        )  # fmt: skip
     return out
 
 
@@ -424,6 +505,13 @@ def markdown(res: dict) -> str:
         "### ipywidgets.FileUpload + boto3.upload_fileobj (today's path)",
         "",
         *fileupload_table(res.get("fileupload", [])),
+        "",
+        "### CPU seconds per GiB moved (parts phase for the widget; medians)",
+        "",
+        "Independent of how busy the machine was, unlike MiB/s. The widget's figures "
+        "cover pick → `complete` request.",
+        "",
+        *cpu_table(res),
         "",
         "## Sweep: part size × concurrency",
         "",

@@ -106,6 +106,21 @@ def page_renderer_pid() -> int | None:
     return max(renderers, key=lambda pid: M.proc_status(pid).get("VmRSS", 0))
 
 
+def set_latency(pg: Page, latency_ms: float) -> None:
+    """Chromium's network emulation on the page: ``latency_ms`` added to every request
+    (preflights included: they leave later), no bandwidth limit; 0 turns it off."""
+    if not latency_ms and getattr(pg, "latency_cdp", None) is None:
+        return  # never emulated on this page: nothing to turn off
+    cdp = pg.context.new_cdp_session(pg.page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": float(latency_ms), "downloadThroughput": -1,
+         "uploadThroughput": -1},
+    )  # fmt: skip
+    pg.latency_cdp = cdp  # keep the session (and so the emulation) alive
+
+
 def part_pipeline(puts: list[dict], preflights: list[dict], concurrency: int) -> dict:
     """Where a part's time goes besides its bytes, from the server's log (part numbers
     match each OPTIONS to its PUT):
@@ -594,6 +609,10 @@ def parse_args(argv=None):
     p.add_argument("--concurrencies", default="2,4,6", help="for the sweep")
     p.add_argument("--sweep-repeats", type=int, default=2,
                    help="passes over the sweep (every other one in reverse order)")
+    p.add_argument("--latency-ms", type=float, default=50,
+                   help="also sweep with this much latency added to every browser request "
+                   "by Chromium's network emulation (0: skip); one pass, no curl")
+    p.add_argument("--latency-size", default="256MB", help="file of the latency sweep")
     p.add_argument("--threshold-sizes", default="32MB,100MB",
                    help="files uploaded as single PUT and as multipart (threshold sweep)")
     p.add_argument("--threshold-repeats", type=int, default=3)
@@ -647,6 +666,8 @@ def main(argv=None) -> int:
     free_gib = free.f_bavail * free.f_frsize / M.GiB
     need = set(sizes) | ({M.parse_size(args.sweep_size)} if not args.no_sweep else set())
     need |= {M.parse_size(s) for s in args.threshold_sizes.split(",")} if not args.no_sweep else set()
+    if not args.no_sweep and args.latency_ms:
+        need.add(M.parse_size(args.latency_size))
     if free_gib < 3 * sum(need) / M.GiB + 2:
         log(f"only {free_gib:.1f} GiB free in {M.WORK_DIR}: not enough")
         return 2
@@ -697,31 +718,42 @@ def main(argv=None) -> int:
 
             # 6. Sweeps.
             if not args.no_sweep:
-                sweep_size = M.parse_size(args.sweep_size)
-                path, sha = files[sweep_size]
                 pg = bench.widget_page(browser, lab)
                 try:
-                    configs = [
-                        {"multipart_threshold": 5 * MiB, "part_size": int(ps) * MiB, "concurrency": int(c)}
-                        for ps in args.part_sizes.split(",")
-                        for c in args.concurrencies.split(",")
-                    ]
-                    configs.append({"multipart_threshold": sweep_size + 1})  # one single PUT
-                    for rep in range(args.sweep_repeats):
-                        # Every other pass in reverse order: drift in the machine's load
-                        # does not always favour the same configurations.
-                        for cfg in configs if rep % 2 == 0 else configs[::-1]:
-                            log(f"sweep {M.size_label(sweep_size)} {cfg} ...")
-                            r = bench.widget_run(pg, lab, sweep_size, path, sha, cfg, label="sweep",
-                                                 fresh_kernel=False)  # fmt: skip
-                            r["repeat"] = rep
-                            # curl right after, on the same file: the machine is shared,
-                            # so each run is also given relative to curl at that moment.
-                            r["curl_adjacent"] = bench.curl_run(sweep_size, path, sha, full_check=False)
-                            results["sweep"].append(r)
-                            log("  " + report.describe_widget_run(r)
-                                + f"; curl {r['curl_adjacent'].get('throughput_mib_s') or 0:.0f} MiB/s")
-                            save()
+                    plan = [(M.parse_size(args.sweep_size), 0, args.sweep_repeats, True)]
+                    if args.latency_ms:
+                        plan.append((M.parse_size(args.latency_size), args.latency_ms, 1, False))
+                    for sweep_size, latency, passes, with_curl in plan:
+                        path, sha = files[sweep_size]
+                        configs = [
+                            {"multipart_threshold": 5 * MiB, "part_size": int(ps) * MiB,
+                             "concurrency": int(c)}
+                            for ps in args.part_sizes.split(",")
+                            for c in args.concurrencies.split(",")
+                        ]  # fmt: skip
+                        configs.append({"multipart_threshold": sweep_size + 1})  # a single PUT
+                        set_latency(pg, latency)
+                        for rep in range(passes):
+                            # Every other pass in reverse order: drift in the machine's load
+                            # does not always favour the same configurations.
+                            for cfg in configs if rep % 2 == 0 else configs[::-1]:
+                                log(f"sweep {M.size_label(sweep_size)}, latency {latency} ms, {cfg} ...")
+                                r = bench.widget_run(pg, lab, sweep_size, path, sha, cfg,
+                                                     label="sweep", fresh_kernel=False)  # fmt: skip
+                                r["repeat"] = rep
+                                r["latency_ms"] = latency
+                                note = ""
+                                if with_curl:
+                                    # curl right after, on the same file: the machine is
+                                    # shared, so each run is also given relative to curl.
+                                    r["curl_adjacent"] = bench.curl_run(
+                                        sweep_size, path, sha, full_check=False
+                                    )
+                                    note = f"; curl {r['curl_adjacent'].get('throughput_mib_s') or 0:.0f} MiB/s"
+                                results["sweep"].append(r)
+                                log("  " + report.describe_widget_run(r) + note)
+                                save()
+                        set_latency(pg, 0)
                     for rep in range(args.threshold_repeats):
                         for s in args.threshold_sizes.split(","):
                             size = M.parse_size(s)

@@ -4,32 +4,22 @@ from __future__ import annotations
 
 import urllib.parse
 
-import boto3
 import pytest
-from botocore.config import Config
-from moto import mock_aws
+from conftest import TEST_BUCKET
 
 from s3_upload_widget import _protocol as P
 from s3_upload_widget._policy import UploadPolicy
 from s3_upload_widget._session import MAX_PARTS_PER_REQUEST, SessionOptions, UploadSession
 from s3_upload_widget._signer import Signer
 
-BUCKET = "test-bucket"
+BUCKET = TEST_BUCKET
 MiB = 1024**2
 
 
 @pytest.fixture
-def s3():
-    with mock_aws():
-        client = boto3.client(
-            "s3",
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(signature_version="s3v4"),
-        )
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+def s3(s3_client):
+    """moto in process, with the bucket BUCKET (tests/conftest.py)."""
+    return s3_client
 
 
 class Harness:

@@ -8,26 +8,18 @@ import boto3
 import pytest
 import traitlets
 from botocore.config import Config
-from moto import mock_aws
+from conftest import TEST_BUCKET
 
 from s3_upload_widget import S3UploadWidget
 from s3_upload_widget import _protocol as P
 
-BUCKET = "widget-bucket"
+BUCKET = TEST_BUCKET
 
 
 @pytest.fixture
-def client():
-    with mock_aws():
-        c = boto3.client(
-            "s3",
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(signature_version="s3v4"),
-        )
-        c.create_bucket(Bucket=BUCKET)
-        yield c
+def client(s3_client):
+    """moto in process, with the bucket BUCKET (tests/conftest.py)."""
+    return s3_client
 
 
 class Wired:
