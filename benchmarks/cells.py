@@ -59,7 +59,8 @@ def make_widget(bucket, **kw):
     if w is not None:
         w.close()
     w = S3UploadWidget(bucket=bucket, prefix="bench/", client=client, **kw)
-    rec = {"status_t": {}, "done_cb": [], "handlers": {}, "presign_part": [], "complete_multipart": []}
+    rec = {"status_t": {}, "done_cb": [], "handlers": {}, "presign_part": [],
+           "complete_multipart": []}
     BENCH["runs"][bucket] = rec
 
     def on_uploads(change):
@@ -71,7 +72,9 @@ def make_widget(bucket, **kw):
     w.on_upload(lambda r: rec["done_cb"].append({"t": time.time(), "key": r["key"]}))
     session = w._session
     for kind in list(session._handlers):
-        count = (lambda args: len(args.get("part_numbers") or [])) if kind == _P.SIGN_PARTS else None
+        count = None
+        if kind == _P.SIGN_PARTS:
+            count = lambda args: len(args.get("part_numbers") or [])
         session._handlers[kind] = _timed(
             session._handlers[kind], rec["handlers"].setdefault(kind, []), count
         )
@@ -97,7 +100,7 @@ def fileupload_cells(bucket: str) -> list[str]:
     times and the kernel's peak memory (VmHWM) at each step."""
     return [
         CLIENT
-        + f'''import ipywidgets as widgets
+        + f"""import ipywidgets as widgets
 BUCKET = {bucket!r}
 
 def _hwm_kib():
@@ -127,7 +130,7 @@ def _on_value(change):
     FU["events"].append(ev)
 
 fu.observe(_on_value, names="value")
-fu'''
+fu"""
     ]
 
 

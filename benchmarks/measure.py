@@ -311,7 +311,11 @@ class RemoteMoto(MotoS3Server):
     server running in its own process (benchmarks/moto_server.py) with a request log."""
 
     def start(self) -> RemoteMoto:
-        env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")
+        }
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
         self.proc = subprocess.Popen(
             [sys.executable, str(BENCH_DIR / "moto_server.py")],
@@ -393,13 +397,13 @@ def versions() -> dict:
         out["chromium"] = subprocess.run(
             ["chromium", "--version"], capture_output=True, text=True, timeout=30
         ).stdout.strip()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         out["chromium"] = f"unknown ({exc})"
     try:
         out["curl"] = subprocess.run(
             ["curl", "--version"], capture_output=True, text=True, timeout=10
         ).stdout.splitlines()[0]
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         out["curl"] = f"unknown ({exc})"
     return out
 
@@ -410,7 +414,7 @@ def git_state() -> dict:
             return subprocess.run(
                 ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
             ).stdout.strip()
-        except Exception:  # noqa: BLE001
+        except Exception:
             return ""
 
     js = REPO_ROOT / "s3_upload_widget" / "static" / "widget.js"

@@ -42,7 +42,7 @@ class SessionOptions:
 
     bucket: str
     overwrite: bool = False
-    multipart_threshold: int = 64 * 1024**2
+    multipart_threshold: int = 100 * 1024**2
     part_size: int | None = None
     multiple: bool = True
 

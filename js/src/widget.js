@@ -40,6 +40,13 @@ class Controller {
     });
     this._onMessage = (msg) => this._route(msg);
     model.on("msg:custom", this._onMessage);
+    // The engine reads these per file: a change in Python applies to the next file.
+    this._onConcurrency = () => {
+      const concurrency = model.get("concurrency") || 4;
+      this.engine.concurrency = concurrency;
+      this.engine.signBatchSize = concurrency;
+    };
+    model.on("change:concurrency", this._onConcurrency);
     this.rpc.request(P.HELLO, { origin: globalThis.location?.origin ?? "" }).catch(() => {});
   }
 
@@ -110,6 +117,7 @@ class Controller {
 
   dispose() {
     this.model.off("msg:custom", this._onMessage);
+    this.model.off("change:concurrency", this._onConcurrency);
     this.engine.cancelAll();
     this.rpc.close();
   }
