@@ -9,6 +9,15 @@ import sys
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR.parent))
+
+# The defaults the run measured: results.md is written right after the run, same commit.
+from s3_upload_widget._policy import DEFAULT_PART_SIZE  # noqa: E402
+from s3_upload_widget._widget import (  # noqa: E402
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MULTIPART_THRESHOLD,
+)
+
 MiB = 1024**2
 GiB = 1024**3
 NOT_ATTEMPTED = "not attempted (Playwright limit)"
@@ -255,7 +264,9 @@ def targets(res: dict) -> list[str]:
         )
         out.append(
             "- Browser memory bounded by about concurrency × part size + a constant "
-            f"(4 × 8 MiB = 32 MiB at the defaults): {'; '.join(rows)}"
+            f"({DEFAULT_CONCURRENCY} × {DEFAULT_PART_SIZE // MiB} MiB = "
+            f"{DEFAULT_CONCURRENCY * DEFAULT_PART_SIZE // MiB} MiB at the defaults): "
+            f"{'; '.join(rows)}"
             + (
                 f"; largest renderer growth over the whole sweep (up to 6 × 64 MiB = 384 MiB "
                 f"in flight): +{worst_sweep:.0f} MiB."
@@ -594,7 +605,8 @@ def markdown(res: dict) -> str:
         + (" plus uncommitted changes" if git.get("dirty_files") else "")
         + ".",
         "",
-        "## Main comparison (defaults: threshold 64 MiB, part size 8 MiB, concurrency 4)",
+        f"## Main comparison (defaults: threshold {DEFAULT_MULTIPART_THRESHOLD // MiB} MiB, "
+        f"part size {DEFAULT_PART_SIZE // MiB} MiB, concurrency {DEFAULT_CONCURRENCY})",
         "",
         "Times are medians over the runs of each size; widget/curl are medians of paired "
         "ratios (each widget run and the curl run right after it). Memory is from the first "
@@ -632,7 +644,8 @@ def markdown(res: dict) -> str:
         "",
         *sweep_tables(res.get("sweep", [])),
         "",
-        "## Sweep: multipart threshold (part size 8 MiB, concurrency 4)",
+        f"## Sweep: multipart threshold (part size {DEFAULT_PART_SIZE // MiB} MiB, "
+        f"concurrency {DEFAULT_CONCURRENCY})",
         "",
         *threshold_table(res.get("threshold", [])),
         "",

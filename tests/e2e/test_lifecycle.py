@@ -235,6 +235,26 @@ def test_close_aborts_multipart(nb, s3, jupyter, notebook_name, tmp_path):
     assert s3.list_keys(bucket) == [], "an object was stored although the widget was closed"
 
 
+def test_kernel_shutdown_aborts_multipart(nb, s3, jupyter, notebook_name, tmp_path):
+    """Shutting the kernel down mid-upload leaves no multipart upload behind in S3."""
+    bucket = s3.make_bucket(cors_origins=[jupyter.origin])
+    path = make_random_file(tmp_path / "shutdown.bin", 30 * MiB + 7, seed="shutdown")
+    open_cells(nb, notebook_name, client_cell(bucket, MULTIPART))
+    throttle_upload(nb.page, 2 * MiB)
+    nb.pick_files(0, [path])
+    (record,) = nb.wait_for_kernel(
+        "w.uploads",
+        lambda ups: len(ups) == 1 and ups[0]["status"] == "uploading" and ups[0]["loaded"] > 0,
+        timeout=60,
+        message="the file to be uploading with loaded > 0 in the kernel",
+    )
+    assert [u["Key"] for u in s3.list_multipart_uploads(bucket)] == [record["key"]]
+
+    nb.shutdown_kernel()
+    wait_no_multipart(s3, bucket, page=nb.page)
+    assert s3.list_keys(bucket) == [], "an object was stored although the kernel stopped"
+
+
 # --- expired part URLs ------------------------------------------------------------------
 
 EXPIRES_IN = 3  # s: a part URL signed one batch ahead waits ~5 s (2 MiB/s shared by 2 parts)

@@ -348,6 +348,25 @@ def test_multipart_upload(nb, s3, jupyter, notebook_name, tmp_path):
     wait_rows(nb, "done", 1)
 
 
+def test_large_file_goes_multipart_with_defaults(nb, s3, jupyter, notebook_name, tmp_path):
+    """A file of a few hundred MB with the default settings: multipart (above the 100 MiB
+    threshold) in 16 MiB parts, the last one short; bytes identical, nothing left open."""
+    bucket = s3.make_bucket(cors_origins=[jupyter.origin])
+    size = 300 * MiB + 4321  # 19 parts of 16 MiB, the last one short
+    path = make_random_file(tmp_path / "dataset.parquet", size, seed="large")
+
+    open_widget(nb, notebook_name, bucket)
+    nb.pick_files(0, [path])
+    (record,) = wait_final(nb, 1, timeout=240)
+    assert_all_done([record])
+    assert record["multipart"] is True and record["loaded"] == size, record
+    head = s3.client().head_object(Bucket=bucket, Key=record["key"])
+    assert unquote(head["ETag"]).endswith("-19"), f"not 19 parts: {head['ETag']}"
+    assert head["ContentLength"] == size
+    assert sha256_bytes(s3.get_bytes(bucket, record["key"])) == sha256_file(path)
+    assert s3.list_multipart_uploads(bucket) == [], "a multipart upload was left open"
+
+
 def test_upload_in_notebook7(nb7, s3, jupyter_notebook7, notebook_name, tmp_path):
     """The same widget in Notebook 7 (``jupyter notebook``), whose origin differs."""
     bucket = s3.make_bucket(cors_origins=[jupyter_notebook7.origin])
