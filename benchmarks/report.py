@@ -12,6 +12,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))
 
 # The defaults the run measured: results.md is written right after the run, same commit.
+from measure import size_label  # noqa: E402  (benchmarks/ is on sys.path as the script's dir)
+
 from s3_upload_widget._policy import DEFAULT_PART_SIZE  # noqa: E402
 from s3_upload_widget._widget import (  # noqa: E402
     DEFAULT_CONCURRENCY,
@@ -24,14 +26,6 @@ NOT_ATTEMPTED = "not attempted (Playwright limit)"
 
 
 # --- small helpers ------------------------------------------------------------------------
-
-
-def size_label(size: int) -> str:
-    if size % GiB == 0:
-        return f"{size // GiB} GiB"
-    if size % MiB == 0:
-        return f"{size // MiB} MiB"
-    return f"{size:,} B"
 
 
 def f(v, digits=1, unit=""):

@@ -213,9 +213,11 @@ def test_widget_screenshot_dark_theme(hidpi_nb, s3, jupyter, notebook_name, tmp_
     wait_no_multipart(s3, scene["bucket"], page=nb.page)
 
 
-def test_close_aborts_multipart(nb, s3, jupyter, notebook_name, tmp_path):
+def start_slow_multipart(nb, s3, jupyter, notebook_name, tmp_path, seed: str):
+    """A throttled 30 MiB multipart upload, under way (loaded > 0 in the kernel, the
+    multipart upload open in S3); returns (bucket, record)."""
     bucket = s3.make_bucket(cors_origins=[jupyter.origin])
-    path = make_random_file(tmp_path / "closing.bin", 30 * MiB + 99, seed="close")
+    path = make_random_file(tmp_path / f"{seed}.bin", 30 * MiB + 99, seed=seed)
     open_cells(nb, notebook_name, client_cell(bucket, MULTIPART))
     throttle_upload(nb.page, 2 * MiB)
     nb.pick_files(0, [path])
@@ -227,7 +229,11 @@ def test_close_aborts_multipart(nb, s3, jupyter, notebook_name, tmp_path):
     )
     uploads = s3.list_multipart_uploads(bucket)
     assert [u["Key"] for u in uploads] == [record["key"]], uploads
+    return bucket, record
 
+
+def test_close_aborts_multipart(nb, s3, jupyter, notebook_name, tmp_path):
+    bucket, _ = start_slow_multipart(nb, s3, jupyter, notebook_name, tmp_path, "close")
     nb.exec("w.close()")
     state = nb.eval_json("([u['status'] for u in w.uploads], w.comm is None)")
     assert state == [["cancelled"], True], state
@@ -237,19 +243,7 @@ def test_close_aborts_multipart(nb, s3, jupyter, notebook_name, tmp_path):
 
 def test_kernel_shutdown_aborts_multipart(nb, s3, jupyter, notebook_name, tmp_path):
     """Shutting the kernel down mid-upload leaves no multipart upload behind in S3."""
-    bucket = s3.make_bucket(cors_origins=[jupyter.origin])
-    path = make_random_file(tmp_path / "shutdown.bin", 30 * MiB + 7, seed="shutdown")
-    open_cells(nb, notebook_name, client_cell(bucket, MULTIPART))
-    throttle_upload(nb.page, 2 * MiB)
-    nb.pick_files(0, [path])
-    (record,) = nb.wait_for_kernel(
-        "w.uploads",
-        lambda ups: len(ups) == 1 and ups[0]["status"] == "uploading" and ups[0]["loaded"] > 0,
-        timeout=60,
-        message="the file to be uploading with loaded > 0 in the kernel",
-    )
-    assert [u["Key"] for u in s3.list_multipart_uploads(bucket)] == [record["key"]]
-
+    bucket, _ = start_slow_multipart(nb, s3, jupyter, notebook_name, tmp_path, "shutdown")
     nb.shutdown_kernel()
     wait_no_multipart(s3, bucket, page=nb.page)
     assert s3.list_keys(bucket) == [], "an object was stored although the kernel stopped"
