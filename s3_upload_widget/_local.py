@@ -25,10 +25,11 @@ import sys
 import threading
 import warnings
 from collections.abc import Iterable
+from typing import Any
 
 from ._cors import configure_cors, validate_origin
 
-__all__ = ["DEFAULT_ORIGINS", "LocalS3"]
+__all__ = ["DEFAULT_ORIGINS", "LocalS3", "loopback_client"]
 
 DEFAULT_ORIGINS = (
     "http://localhost:*",
@@ -129,6 +130,32 @@ def _stop_all() -> None:
             _shutdown(server)
 
 
+def loopback_client(
+    endpoint_url: str,
+    access_key: str,
+    secret_key: str,
+    *,
+    region: str = "us-east-1",
+    **config: Any,
+):
+    """A boto3 S3 client for an S3 server on this machine (moto, s3rver, MinIO...).
+
+    SigV4, so presigned URLs sign Content-Length and If-None-Match; path-style, since a
+    loopback host has no bucket subdomains. ``config`` adds botocore Config options.
+    """
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, **config),
+    )
+
+
 class LocalS3:
     """An S3-compatible server on 127.0.0.1 with one bucket, for demos and tests.
 
@@ -204,16 +231,8 @@ class LocalS3:
 
     # -- setup ---------------------------------------------------------------------------
     def _make_client(self):
-        import boto3
-        from botocore.config import Config
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+        return loopback_client(
+            self.endpoint_url, self.access_key, self.secret_key, region=self.region
         )
 
     def _create_bucket(self) -> None:

@@ -235,12 +235,13 @@ class S3rverServer:
 
         Another `secret_key` makes a client whose signatures the server must refuse.
         """
-        import boto3
-        from botocore.config import Config
+        from s3_upload_widget._local import loopback_client
 
-        config = Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"},
+        return loopback_client(
+            self.endpoint_url,
+            access_key,
+            secret_key,
+            region=REGION,
             # botocore >= 1.36 sends aws-chunked bodies with trailing CRC checksums by
             # default; s3rver only understands plain and STREAMING-AWS4-HMAC-SHA256 bodies.
             request_checksum_calculation="when_required",
@@ -249,14 +250,6 @@ class S3rverServer:
             connect_timeout=5,
             read_timeout=30,
             **config_kwargs,
-        )
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id=access_key,
-            aws_secret_access_key=secret_key,
-            config=config,
         )
 
     def make_bucket(self, name: str, cors_origins: list[str] | None = None):

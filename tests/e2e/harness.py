@@ -203,16 +203,10 @@ class MotoS3Server:
         return self
 
     def client(self):
-        import boto3
-        from botocore.config import Config
+        from s3_upload_widget._local import loopback_client
 
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+        return loopback_client(
+            self.endpoint_url, self.access_key, self.secret_key, region=self.region
         )
 
     def make_bucket(

@@ -19,14 +19,13 @@ from .harness import (
     ExpiringMotoS3Server,
     NotebookDriver,
     make_random_file,
-    sha256_bytes,
-    sha256_file,
     throttle_upload,
     wait_until,
 )
 from .widget_helpers import (  # noqa: F401  (widget_installed: autouse check)
     MiB,
     assert_all_done,
+    assert_multipart_stored,
     check_colours,
     client_cell,
     lab_theme,
@@ -274,13 +273,8 @@ def test_expired_part_urls_are_resigned(nb, expiring_s3, jupyter, notebook_name,
     throttle_upload(nb.page, 2 * MiB)
     nb.pick_files(0, [path])
     (record,) = wait_final(nb, 1, timeout=120)
-    assert_all_done([record])
-    assert record["loaded"] == record["size"] == size, record
-
-    head = s3.client().head_object(Bucket=bucket, Key=record["key"])
-    assert unquote(head["ETag"]).endswith("-5"), f"not a 5-part multipart object: {head['ETag']}"
-    assert sha256_bytes(s3.get_bytes(bucket, record["key"])) == sha256_file(path)
-    assert s3.list_multipart_uploads(bucket) == []
+    assert record["size"] == size, record
+    assert_multipart_stored(s3, bucket, record, path, parts=5)
 
     rejected = s3.expired_rejections
     assert rejected, (

@@ -111,6 +111,19 @@ def wait_rows(nb, status: str, count: int, timeout: float = 10) -> None:
         raise AssertionError(f"{exc}; the rows' statuses: {statuses}") from None
 
 
+def assert_multipart_stored(s3, bucket: str, record: dict, path, parts: int) -> None:
+    """The file arrived whole as a ``parts``-part object, and no multipart upload is open."""
+    assert_all_done([record])
+    assert record["multipart"] is True and record["loaded"] == record["size"], record
+    assert record["size"] == path.stat().st_size, record
+    head = s3.client().head_object(Bucket=bucket, Key=record["key"])
+    assert unquote(head["ETag"]).endswith(f"-{parts}"), f"not {parts} parts: {head['ETag']}"
+    assert unquote(record["etag"]) == unquote(head["ETag"]), (record, head["ETag"])
+    assert head["ContentLength"] == record["size"], head
+    assert sha256_bytes(s3.get_bytes(bucket, record["key"])) == sha256_file(path)
+    assert s3.list_multipart_uploads(bucket) == [], "a multipart upload was left open"
+
+
 def unquote(etag: str) -> str:
     return etag.strip('"')
 
@@ -338,13 +351,7 @@ def test_multipart_upload(nb, s3, jupyter, notebook_name, tmp_path):
     )  # fmt: skip
     nb.pick_files(0, [path])
     (record,) = wait_final(nb, 1, timeout=120)
-    assert_all_done([record])
-    assert record["loaded"] == record["size"] == size, record
-    head = s3.client().head_object(Bucket=bucket, Key=record["key"])
-    assert unquote(head["ETag"]).endswith("-5"), f"not a 5-part multipart object: {head['ETag']}"
-    assert unquote(record["etag"]) == unquote(head["ETag"]), (record, head["ETag"])
-    assert sha256_bytes(s3.get_bytes(bucket, record["key"])) == sha256_file(path)
-    assert s3.list_multipart_uploads(bucket) == [], "a multipart upload was left open"
+    assert_multipart_stored(s3, bucket, record, path, parts=5)
     wait_rows(nb, "done", 1)
 
 
@@ -358,13 +365,7 @@ def test_large_file_goes_multipart_with_defaults(nb, s3, jupyter, notebook_name,
     open_widget(nb, notebook_name, bucket)
     nb.pick_files(0, [path])
     (record,) = wait_final(nb, 1, timeout=240)
-    assert_all_done([record])
-    assert record["multipart"] is True and record["loaded"] == size, record
-    head = s3.client().head_object(Bucket=bucket, Key=record["key"])
-    assert unquote(head["ETag"]).endswith("-19"), f"not 19 parts: {head['ETag']}"
-    assert head["ContentLength"] == size
-    assert sha256_bytes(s3.get_bytes(bucket, record["key"])) == sha256_file(path)
-    assert s3.list_multipart_uploads(bucket) == [], "a multipart upload was left open"
+    assert_multipart_stored(s3, bucket, record, path, parts=19)
 
 
 def test_upload_in_notebook7(nb7, s3, jupyter_notebook7, notebook_name, tmp_path):

@@ -20,6 +20,7 @@ from .test_upload import (  # noqa: F401  (re-exported)
     RECORD_FIELDS,
     MiB,
     assert_all_done,
+    assert_multipart_stored,
     open_widget,
     unquote,
     wait_final,
