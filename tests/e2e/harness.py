@@ -44,7 +44,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -489,6 +489,21 @@ class JupyterServer:
             {"saveState": True},
         )
 
+    @contextlib.contextmanager
+    def user_settings(self, plugin: str, values: dict) -> Iterator[None]:
+        """JupyterLab user settings for ``plugin`` (e.g.
+        ``"@jupyterlab/apputils-extension:kernels-settings"``) while the block runs. Lab
+        reads them when a page loads: open the notebook inside the block."""
+        package, _, name = plugin.partition(":")
+        path = self.settings_dir / package / f"{name}.jupyterlab-settings"
+        if path.exists():
+            raise RuntimeError(f"{path} exists: another test left its settings behind")
+        _write_json(path, values)
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB_PREFIXES)}
         env.update(
@@ -855,6 +870,19 @@ class NotebookDriver:
             page=self.page,
             interval=0.05,
             message=f"cell {i} to finish running (prompt was {before!r})",
+        )
+
+    def start_cell(self, i: int, *, timeout: float = 30.0) -> None:
+        """Click cell ``i``'s editor, press Shift+Enter and return once the kernel is running
+        it (its prompt shows ``[*]``), without waiting for it to finish."""
+        self.cell(i).locator(".jp-InputArea-editor").click()
+        self.page.keyboard.press("Shift+Enter")
+        wait_until(
+            lambda: self._prompt_text(i) == "[*]:",
+            timeout=timeout,
+            page=self.page,
+            interval=0.05,
+            message=f"cell {i} to start running (its prompt to show [*]:)",
         )
 
     def set_cell_source(self, i: int, text: str) -> None:
