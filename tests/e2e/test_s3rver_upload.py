@@ -17,6 +17,7 @@ import unicodedata
 import uuid
 
 import pytest
+import s3rver_server  # tests/ is on sys.path (see pytest_plugins below)
 
 from .harness import make_random_file, sha256_bytes, sha256_file
 from .widget_helpers import (  # noqa: F401  (widget_installed: autouse check)
@@ -36,8 +37,6 @@ from .widget_helpers import (  # noqa: F401  (widget_installed: autouse check)
 pytest_plugins = ["fixtures_s3rver"]
 
 pytestmark = pytest.mark.e2e
-
-S3RVER_KEY = "S3RVER"  # s3rver's documented default credentials (a local test server)
 
 
 def test_upload_to_sigv4_verifying_s3(nb, s3rver, jupyter, notebook_name, tmp_path):
@@ -59,8 +58,8 @@ def test_upload_to_sigv4_verifying_s3(nb, s3rver, jupyter, notebook_name, tmp_pa
         bucket,
         ", multipart_threshold=1024**3",  # single PUTs only: s3rver has no ListParts
         endpoint=s3rver.endpoint_url,
-        access_key=S3RVER_KEY,
-        secret_key=S3RVER_KEY,
+        access_key=s3rver_server.ACCESS_KEY,
+        secret_key=s3rver_server.SECRET_KEY,
     )
     open_cells(nb, notebook_name, cells)
     log = RequestLog(nb.page, s3rver.endpoint_url)
@@ -108,7 +107,7 @@ def test_wrong_signature_is_refused(nb, s3rver, jupyter, notebook_name, tmp_path
         bucket,
         ", multipart_threshold=1024**3",
         endpoint=s3rver.endpoint_url,
-        access_key=S3RVER_KEY,
+        access_key=s3rver_server.ACCESS_KEY,
         secret_key="not-the-secret",
     )
     open_cells(nb, notebook_name, cells)

@@ -13,6 +13,7 @@ import re
 import uuid
 
 import pytest
+import s3rver_server  # tests/ is on sys.path (see pytest_plugins below)
 
 from .harness import make_random_file, sha256_bytes, sha256_file, wait_until
 from .widget_helpers import (  # noqa: F401  (widget_installed: autouse check)
@@ -34,7 +35,6 @@ pytest_plugins = ["fixtures_s3rver"]
 
 pytestmark = pytest.mark.e2e
 
-S3RVER_KEY = "S3RVER"  # s3rver's documented default credentials (a local test server)
 
 OTHER_ORIGIN = "http://example.test"
 # The fix the error message spells out: configure_cors("<bucket>", ["<origin>"])
@@ -57,7 +57,10 @@ def test_cors_missing_origin_then_configure_cors_fixes_it(
     client = s3rver.make_bucket(bucket, cors_origins=[OTHER_ORIGIN])  # not this page's
     path = make_random_file(tmp_path / "measurements.bin", 300_000, seed="cors-fix")
     cells = client_cell(
-        bucket, endpoint=s3rver.endpoint_url, access_key=S3RVER_KEY, secret_key=S3RVER_KEY
+        bucket,
+        endpoint=s3rver.endpoint_url,
+        access_key=s3rver_server.ACCESS_KEY,
+        secret_key=s3rver_server.SECRET_KEY,
     )
     open_cells(nb, notebook_name, cells)
 
