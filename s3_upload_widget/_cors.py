@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ._client import default_client, error_code
 from ._errors import UploadError, explain_client_error
 
 __all__ = [
@@ -287,19 +288,6 @@ def merge_rules(rules: Sequence[Mapping[str, Any]] | None, origins: list[str]) -
 
 
 # -- S3 -----------------------------------------------------------------------------------
-def _error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, Mapping):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-def _default_client():
-    import boto3
-
-    return boto3.client("s3")
-
-
 def _denied(bucket: str, action: str, exc: BaseException, extra_hint: str = "") -> UploadError:
     """An access-denied UploadError that names the permission `action` in its words."""
     base = explain_client_error(exc, bucket=bucket, action=action)
@@ -316,7 +304,7 @@ def _get_rules(client, bucket: str) -> list[dict[str, Any]]:
     try:
         response = client.get_bucket_cors(Bucket=bucket)
     except Exception as exc:
-        if _error_code(exc) in _NO_CORS_CODES:
+        if error_code(exc) in _NO_CORS_CODES:
             return []
         raise
     return [dict(r) for r in response.get("CORSRules", [])]
@@ -342,12 +330,12 @@ def configure_cors(bucket: str, origins: str | Iterable[str], client=None) -> di
     if not isinstance(bucket, str) or not bucket:
         raise ValueError(f"bucket must be a non-empty string, got {bucket!r}")
     wanted = _origins_list(origins)
-    s3 = client if client is not None else _default_client()
+    s3 = client if client is not None else default_client()
 
     try:
         rules = _get_rules(s3, bucket)
     except Exception as exc:
-        if _error_code(exc) in _DENIED_CODES:
+        if error_code(exc) in _DENIED_CODES:
             raise _denied(
                 bucket,
                 "s3:GetBucketCORS",
@@ -364,7 +352,7 @@ def configure_cors(bucket: str, origins: str | Iterable[str], client=None) -> di
     try:
         s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=config)
     except Exception as exc:
-        if _error_code(exc) in _DENIED_CODES:
+        if error_code(exc) in _DENIED_CODES:
             raise _denied(bucket, "s3:PutBucketCORS", exc) from exc
         raise explain_client_error(exc, bucket=bucket, action="s3:PutBucketCORS") from exc
     return config
@@ -380,11 +368,11 @@ def check_cors(bucket: str, origin: str, client=None) -> list[str]:
     reachable) raise UploadError.
     """
     validate_origin(origin, allow_wildcard=False)
-    s3 = client if client is not None else _default_client()
+    s3 = client if client is not None else default_client()
     try:
         rules = _get_rules(s3, bucket)
     except Exception as exc:
-        if _error_code(exc) in _DENIED_CODES:
+        if error_code(exc) in _DENIED_CODES:
             return [
                 f"Could not read the CORS configuration of bucket {_q(bucket)} (access denied: "
                 f"it needs s3:GetBucketCORS), so check by hand that a rule allows origin "

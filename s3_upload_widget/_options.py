@@ -1,17 +1,272 @@
-"""Every widget option's default, limits and validation, in one place.
+"""Every option of the widget: its default, its limits and its check, in one place.
 
-Placeholder during the refactor of issue 8: filled in by the Python side.
+`check_option(name, value)` is the only rule for each option: the widget's trait
+validators call it at construction and on every later change, and `UploadPolicy` and
+`Signer` call it for the options they take. A bad value raises ``ValueError`` naming the
+argument, the limit and the fix. Pure: no boto3, no widget.
 """
 
 from __future__ import annotations
 
-MiB = 1024**2
+import string
+from collections.abc import Callable
+from typing import Any
 
-# Measured (benchmarks/results.md): below ~100 MiB one PUT beats multipart (no part
-# round trips, no assembly), and a failed 100 MiB PUT is still cheap to send again.
+from ._sizes import (
+    DEFAULT_PART_SIZE,
+    MAX_KEY_BYTES,
+    MAX_PART_SIZE,
+    MAX_SINGLE_PUT,
+    MIN_PART_SIZE,
+    MiB,
+)
+from ._values import has_control, is_int, utf8_len
+
+__all__ = ["DEFAULT_PART_SIZE", "check_option", "normalize_prefix", "validate_key_template"]
+
 DEFAULT_MULTIPART_THRESHOLD = 100 * MiB
-# Measured: 4 parts in flight beat 2 clearly; 6 gained nothing on loopback and uses all
-# six of the browser's connections to the host. The browser never opens more than 6.
+"""Measured (benchmarks/results.md): below ~100 MiB one PUT beats multipart (no part
+round trips, no assembly), and a failed 100 MiB PUT is still cheap to send again."""
+
 DEFAULT_CONCURRENCY = 4
+"""Measured on loopback: 4 parts in flight beat 2 clearly; 6 gained nothing there."""
+
 MAX_CONCURRENCY = 6
-DEFAULT_PART_SIZE = 16 * MiB
+"""A browser opens at most 6 HTTP/1.1 connections to one host."""
+
+DEFAULT_EXPIRES_IN = 900
+MAX_EXPIRES_IN = 7 * 24 * 3600  # SigV4 presigned URLs live at most 7 days
+
+DEFAULT_KEY_TEMPLATE = "{prefix}{uuid}/{filename}"
+
+
+# --- prefix and key template -------------------------------------------------------------
+
+
+def normalize_prefix(prefix: str) -> str:
+    """Check the key prefix every upload goes under and return it unchanged.
+
+    ``""`` means the whole bucket. The prefix is a plain string prefix, used as given:
+    ``"uploads/"`` puts keys in a folder, ``"data-"`` makes keys start with ``data-``; no
+    ``/`` is added. Raises ``ValueError`` for a leading ``/``, a ``.`` or ``..`` segment,
+    an empty segment (``"a//b"``), control characters, or a prefix too long for any key.
+    """
+    if not isinstance(prefix, str):
+        raise ValueError(f"prefix must be a str, not {type(prefix).__name__}")
+    if prefix == "":
+        return prefix
+    if prefix.startswith("/"):
+        raise ValueError(
+            f"prefix {prefix!r} must not start with '/': S3 keys have no leading slash "
+            f"(use {prefix.lstrip('/')!r})."
+        )
+    if has_control(prefix):
+        raise ValueError(f"prefix {prefix!r} contains control characters.")
+    # A trailing "/" is fine ("uploads/"): ignore the empty segment after it.
+    segments = prefix.split("/")
+    if prefix.endswith("/"):
+        segments.pop()
+    if any(s in (".", "..") for s in segments):
+        raise ValueError(f"prefix {prefix!r} must not contain '.' or '..' segments.")
+    if any(s == "" for s in segments):
+        raise ValueError(f"prefix {prefix!r} must not contain empty segments ('//').")
+    if utf8_len(prefix) >= MAX_KEY_BYTES - 32:
+        raise ValueError(
+            f"prefix is {utf8_len(prefix)} bytes; S3 keys are at most {MAX_KEY_BYTES} bytes, "
+            "which leaves no room for file names."
+        )
+    return prefix
+
+
+PLACEHOLDERS = ("prefix", "uuid", "filename", "stem", "ext", "date")
+"""The placeholders a string ``key_template`` may use."""
+
+_PLACEHOLDER_HELP = (
+    "{prefix} (the widget's prefix), {uuid} (32 random hex digits), {filename} (the file's "
+    "sanitized name), {stem} (the name without extension), {ext} (the extension with its "
+    "dot, or empty), {date} (today in UTC, YYYY-MM-DD)"
+)
+
+_SAMPLE_FIELDS = {
+    "prefix": "uploads/",
+    "uuid": "0" * 32,
+    "filename": "data.csv",
+    "stem": "data",
+    "ext": ".csv",
+    "date": "2024-01-31",
+}
+
+
+def validate_key_template(template: object) -> None:
+    """Raise ``ValueError`` unless ``template`` is a usable key template.
+
+    A callable is accepted as is (it is checked on each call). A string may use only
+    :data:`PLACEHOLDERS`, by name, without attribute or index access.
+    """
+    if callable(template):
+        return
+    if not isinstance(template, str):
+        raise ValueError(
+            f"key_template must be a str or a callable, not {type(template).__name__}."
+        )
+    if not template:
+        raise ValueError(
+            f"key_template must not be empty; valid placeholders: {_PLACEHOLDER_HELP}."
+        )
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(
+            f"key_template {template!r} is not a valid template ({exc}); write a literal brace "
+            f"as '{{{{' or '}}}}'. Valid placeholders: {_PLACEHOLDER_HELP}."
+        ) from None
+    unknown = []
+    for _, field, spec, _ in fields:
+        if field is None:
+            continue
+        if field not in PLACEHOLDERS:
+            unknown.append("{" + field + "}")
+        elif spec and "{" in spec:
+            raise ValueError(f"key_template {template!r}: nested placeholders are not supported.")
+    if unknown:
+        raise ValueError(
+            f"key_template {template!r} uses unknown placeholder(s) {', '.join(unknown)}; "
+            f"valid placeholders: {_PLACEHOLDER_HELP}."
+        )
+    try:
+        template.format(**_SAMPLE_FIELDS)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"key_template {template!r} cannot be rendered: {exc}.") from None
+
+
+# --- every option -------------------------------------------------------------------------
+
+
+def _whole_number(name: str, value: object, low: int, high: int, unit: str, fix: str) -> int:
+    if not is_int(value) or not low <= value <= high:
+        raise ValueError(f"{name} must be {unit}, got {value!r}. {fix}")
+    return value
+
+
+def _bucket(value: object) -> str:
+    if (
+        not isinstance(value, str)
+        or not value
+        or "/" in value
+        or has_control(value)
+        or any(c.isspace() for c in value)
+    ):
+        raise ValueError(
+            f"bucket must be a bucket name such as 'my-bucket', got {value!r}; "
+            "put folders in prefix='folder/'."
+        )
+    return value
+
+
+def _accept(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"accept must be a str like '.csv,image/*' ('' for any), got {value!r}.")
+    return value
+
+
+def _flag(name: str) -> Callable[[object], bool]:
+    def check(value: object) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False, got {value!r}.")
+        return value
+
+    return check
+
+
+def _max_size(value: object) -> int | None:
+    if value is None:
+        return None
+    return _whole_number(
+        "max_size", value, 0, 2**63, "a number of bytes >= 0 or None", "Use None for no limit."
+    )
+
+
+def _max_files(value: object) -> int | None:
+    if value is None:
+        return None
+    return _whole_number(
+        "max_files", value, 1, 2**63, "a whole number >= 1 or None", "Use None for no limit."
+    )
+
+
+def _expires_in(value: object) -> int:
+    return _whole_number(
+        "expires_in",
+        value,
+        1,
+        MAX_EXPIRES_IN,
+        f"between 1 and {MAX_EXPIRES_IN} seconds (7 days)",
+        f"The default, {DEFAULT_EXPIRES_IN}, suits most uploads: URLs are signed just "
+        "before use and signed again when they expire.",
+    )
+
+
+def _multipart_threshold(value: object) -> int:
+    return _whole_number(
+        "multipart_threshold",
+        value,
+        MIN_PART_SIZE,
+        MAX_SINGLE_PUT,
+        f"between 5 MiB ({MIN_PART_SIZE:,}) and 5 GiB ({MAX_SINGLE_PUT:,}) bytes: S3's "
+        "smallest part and its largest single PUT",
+        f"The default is {DEFAULT_MULTIPART_THRESHOLD:,} (100 MiB).",
+    )
+
+
+def _part_size(value: object) -> int | None:
+    if value is None:
+        return None
+    return _whole_number(
+        "part_size",
+        value,
+        MIN_PART_SIZE,
+        MAX_PART_SIZE,
+        f"between 5 MiB ({MIN_PART_SIZE:,}) and 5 GiB ({MAX_PART_SIZE:,}) bytes, or None",
+        "None lets the widget choose per file (16 MiB, more for files over 156 GiB).",
+    )
+
+
+def _concurrency(value: object) -> int:
+    return _whole_number(
+        "concurrency",
+        value,
+        1,
+        MAX_CONCURRENCY,
+        f"between 1 and {MAX_CONCURRENCY}",
+        f"A browser opens at most {MAX_CONCURRENCY} connections to one host.",
+    )
+
+
+def _key_template(value: Any) -> Any:
+    validate_key_template(value)
+    return value
+
+
+_RULES: dict[str, Callable[[Any], Any]] = {
+    "bucket": _bucket,
+    "prefix": normalize_prefix,
+    "key_template": _key_template,
+    "accept": _accept,
+    "multiple": _flag("multiple"),
+    "overwrite": _flag("overwrite"),
+    "max_size": _max_size,
+    "max_files": _max_files,
+    "expires_in": _expires_in,
+    "multipart_threshold": _multipart_threshold,
+    "part_size": _part_size,
+    "concurrency": _concurrency,
+}
+
+OPTION_NAMES = tuple(_RULES)
+"""Every option `check_option` knows."""
+
+
+def check_option(name: str, value: Any) -> Any:
+    """``value`` as the widget will use it, or ``ValueError`` naming ``name``, the limit
+    and the fix."""
+    return _RULES[name](value)

@@ -1,4 +1,4 @@
-"""What may be uploaded and under which key: names, keys, prefix confinement, limits, parts.
+"""What may be uploaded and under which key: file names, content types, accept, keys.
 
 Pure functions and dataclasses (no boto3, no widget): everything the browser sends is
 untrusted, and this module is where it is checked. The front end only *asks*; the key,
@@ -7,10 +7,8 @@ content type and size that get signed come from here.
 
 from __future__ import annotations
 
-import math
 import mimetypes
 import re
-import string
 import unicodedata
 import uuid as uuidlib
 from collections.abc import Callable
@@ -18,78 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ._errors import UploadError
-
-# --- S3 limits ------------------------------------------------------------------------
-
-MIN_PART_SIZE = 5 * 1024**2  # every part but the last must be at least this
-MAX_PART_SIZE = 5 * 1024**3
-MAX_PARTS = 10_000
-MAX_KEY_BYTES = 1024
-MAX_SINGLE_PUT = 5 * 1024**3
-MAX_OBJECT_SIZE = 5 * 1024**4  # 5 TiB, S3's largest object
-
-DEFAULT_PART_SIZE = 16 * 1024**2
-"""Automatic part size for files that need fewer than 10,000 parts of it.
-
-Measured (benchmarks/results.md, part size x concurrency sweep): 8 MiB parts were the
-slowest and cost the browser the most CPU per GiB; 16, 32 and 64 MiB were within noise of
-each other. 16 MiB halves the per-part preflights and round trips of 8 MiB, which dominate
-on a real link, while a retried part still costs little."""
+from ._options import DEFAULT_KEY_TEMPLATE, PLACEHOLDERS, check_option
+from ._sizes import MAX_KEY_BYTES, MAX_OBJECT_SIZE, format_size
+from ._values import has_control, is_control, is_int, shorten, truncate_utf8, utf8_len
 
 MAX_FILENAME_BYTES = 255  # what most file systems allow; keeps keys readable
 MAX_NAME_CHARS = 4096  # longest file name accepted from the browser
 FALLBACK_FILENAME = "file"
-
-_MiB = 1024**2
-
-# --- characters -------------------------------------------------------------------------
-
-# Cc: C0/C1 controls (newline, tab, NUL, ...); Cf: invisible format characters such as
-# U+202E RIGHT-TO-LEFT OVERRIDE, which can make "evil\u202egpj.exe" display as
-# "evilexe.jpg"; Cs: lone surrogates, which cannot even be encoded as UTF-8.
-_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
-
-
-def _is_control(ch: str) -> bool:
-    return unicodedata.category(ch) in _CONTROL_CATEGORIES
-
-
-def _has_control(text: str) -> bool:
-    return any(_is_control(ch) for ch in text)
-
-
-def _utf8_len(text: str) -> int:
-    return len(text.encode("utf-8", "surrogatepass"))
-
-
-def _truncate_utf8(text: str, max_bytes: int) -> str:
-    """The longest prefix of ``text`` that fits in ``max_bytes`` of UTF-8 (whole chars)."""
-    return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
-
-
-def _shorten(text: str, limit: int = 120) -> str:
-    """``text`` cut for display in a message."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-# --- sizes ------------------------------------------------------------------------------
-
-
-def format_size(n: int) -> str:
-    """A byte count for people, in decimal units: ``12.0 MB``, ``532 bytes``."""
-    if n < 1000:
-        return "1 byte" if n == 1 else f"{n} bytes"
-    value = float(n)
-    for unit in ("kB", "MB", "GB", "TB"):
-        value /= 1000
-        if value < 1000 or unit == "TB":
-            return f"{value:.1f} {unit}"
-    raise AssertionError("unreachable")
-
-
-def _is_int(value: object) -> bool:
-    # bool is a subclass of int, but True is not a file size.
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # --- file names -----------------------------------------------------------------------
@@ -119,17 +52,15 @@ def sanitize_filename(name: str) -> str:
     parts = [p for p in re.split(r"[/\\]", str(name)) if p.strip()]
     text = unicodedata.normalize("NFC", parts[-1] if parts else "")
     # Whitespace (tabs, newlines, no-break spaces...) becomes a space; other controls go.
-    text = "".join(
-        " " if ch.isspace() else ch for ch in text if ch.isspace() or not _is_control(ch)
-    )
+    text = "".join(" " if ch.isspace() else ch for ch in text if ch.isspace() or not is_control(ch))
     text = re.sub(" {2,}", " ", text).strip(" ")
     # Removing characters can leave combining marks next to a new base character.
     text = unicodedata.normalize("NFC", text)
-    if _utf8_len(text) > MAX_FILENAME_BYTES:
+    if utf8_len(text) > MAX_FILENAME_BYTES:
         stem, ext = split_ext(text)
-        if _utf8_len(ext) > 32:  # not a real extension: cut the whole name instead
+        if utf8_len(ext) > 32:  # not a real extension: cut the whole name instead
             stem, ext = text, ""
-        stem = _truncate_utf8(stem, MAX_FILENAME_BYTES - _utf8_len(ext)).rstrip(" ")
+        stem = truncate_utf8(stem, MAX_FILENAME_BYTES - utf8_len(ext)).rstrip(" ")
         text = (stem or FALLBACK_FILENAME) + ext
     if not text or set(text) == {"."}:
         return FALLBACK_FILENAME
@@ -143,7 +74,7 @@ def _segment_problem(key: str) -> str:
     """Why ``key`` is not a safe S3 key, or ``""``."""
     if key.startswith("/"):
         return "starts with '/'"
-    if _has_control(key):
+    if has_control(key):
         return "contains control characters"
     segments = key.split("/")
     if any(s in (".", "..") for s in segments):
@@ -151,102 +82,6 @@ def _segment_problem(key: str) -> str:
     if any(s == "" for s in segments):
         return "contains an empty path segment ('//' or a trailing '/')"
     return ""
-
-
-def normalize_prefix(prefix: str) -> str:
-    """Check the key prefix every upload goes under and return it unchanged.
-
-    ``""`` means the whole bucket. The prefix is a plain string prefix, used as given:
-    ``"uploads/"`` puts keys in a folder, ``"data-"`` makes keys start with ``data-``; no
-    ``/`` is added. Raises ``ValueError`` for a leading ``/``, a ``.`` or ``..`` segment,
-    an empty segment (``"a//b"``), control characters, or a prefix too long for any key.
-    """
-    if not isinstance(prefix, str):
-        raise ValueError(f"prefix must be a str, not {type(prefix).__name__}")
-    if prefix == "":
-        return prefix
-    if prefix.startswith("/"):
-        raise ValueError(
-            f"prefix {prefix!r} must not start with '/': S3 keys have no leading slash "
-            f"(use {prefix.lstrip('/')!r})."
-        )
-    if _has_control(prefix):
-        raise ValueError(f"prefix {prefix!r} contains control characters.")
-    # A trailing "/" is fine ("uploads/"): ignore the empty segment after it.
-    segments = prefix.split("/")
-    if prefix.endswith("/"):
-        segments.pop()
-    if any(s in (".", "..") for s in segments):
-        raise ValueError(f"prefix {prefix!r} must not contain '.' or '..' segments.")
-    if any(s == "" for s in segments):
-        raise ValueError(f"prefix {prefix!r} must not contain empty segments ('//').")
-    if _utf8_len(prefix) >= MAX_KEY_BYTES - 32:
-        raise ValueError(
-            f"prefix is {_utf8_len(prefix)} bytes; S3 keys are at most {MAX_KEY_BYTES} bytes, "
-            "which leaves no room for file names."
-        )
-    return prefix
-
-
-PLACEHOLDERS = ("prefix", "uuid", "filename", "stem", "ext", "date")
-"""The placeholders a string ``key_template`` may use."""
-
-_PLACEHOLDER_HELP = (
-    "{prefix} (the widget's prefix), {uuid} (32 random hex digits), {filename} (the file's "
-    "sanitized name), {stem} (the name without extension), {ext} (the extension with its "
-    "dot, or empty), {date} (today in UTC, YYYY-MM-DD)"
-)
-
-_SAMPLE_FIELDS = {
-    "prefix": "uploads/",
-    "uuid": "0" * 32,
-    "filename": "data.csv",
-    "stem": "data",
-    "ext": ".csv",
-    "date": "2024-01-31",
-}
-
-
-def validate_key_template(template: object) -> None:
-    """Raise ``ValueError`` unless ``template`` is a usable key template.
-
-    A callable is accepted as is (it is checked on each call). A string may use only
-    :data:`PLACEHOLDERS`, by name, without attribute or index access.
-    """
-    if callable(template):
-        return
-    if not isinstance(template, str):
-        raise ValueError(
-            f"key_template must be a str or a callable, not {type(template).__name__}."
-        )
-    if not template:
-        raise ValueError(
-            f"key_template must not be empty; valid placeholders: {_PLACEHOLDER_HELP}."
-        )
-    try:
-        fields = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise ValueError(
-            f"key_template {template!r} is not a valid template ({exc}); write a literal brace "
-            f"as '{{{{' or '}}}}'. Valid placeholders: {_PLACEHOLDER_HELP}."
-        ) from None
-    unknown = []
-    for _, field, spec, _ in fields:
-        if field is None:
-            continue
-        if field not in PLACEHOLDERS:
-            unknown.append("{" + field + "}")
-        elif spec and "{" in spec:
-            raise ValueError(f"key_template {template!r}: nested placeholders are not supported.")
-    if unknown:
-        raise ValueError(
-            f"key_template {template!r} uses unknown placeholder(s) {', '.join(unknown)}; "
-            f"valid placeholders: {_PLACEHOLDER_HELP}."
-        )
-    try:
-        template.format(**_SAMPLE_FIELDS)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"key_template {template!r} cannot be rendered: {exc}.") from None
 
 
 # --- types -------------------------------------------------------------------------------
@@ -284,7 +119,7 @@ def is_valid_mime_type(value: str) -> bool:
     return (
         isinstance(value, str)
         and 0 < len(value) <= 255
-        and not _has_control(value)
+        and not has_control(value)
         and _MIME_RE.fullmatch(value) is not None
     )
 
@@ -372,10 +207,10 @@ class FileInfo:
         name, size, ctype = obj.get("name"), obj.get("size"), obj.get("type", "")
         if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_CHARS:
             raise bad(f"name must be a text of 1 to {MAX_NAME_CHARS} characters")
-        if not _is_int(size) or not 0 <= size <= MAX_OBJECT_SIZE:
-            raise bad(f"size of {_shorten(name)!r} must be a whole number of bytes up to 5 TiB")
+        if not is_int(size) or not 0 <= size <= MAX_OBJECT_SIZE:
+            raise bad(f"size of {shorten(name)!r} must be a whole number of bytes up to 5 TiB")
         if not isinstance(ctype, str):
-            raise bad(f"type of {_shorten(name)!r} must be a text")
+            raise bad(f"type of {shorten(name)!r} must be a text")
         return cls(name=name, size=size, content_type=ctype)
 
 
@@ -383,27 +218,19 @@ class FileInfo:
 class UploadPolicy:
     """The rules every file must pass before anything is signed, and how keys are made.
 
-    Construction validates the prefix and template (``ValueError``), so a bad widget
-    configuration fails when the widget is created, not at the first upload.
+    Construction checks every field with `check_option` (``ValueError``), so a bad
+    configuration fails when it is made, not at the first upload.
     """
 
     prefix: str = ""
-    key_template: str | Callable[[dict], str] = "{prefix}{uuid}/{filename}"
+    key_template: str | Callable[[dict], str] = DEFAULT_KEY_TEMPLATE
     accept: str = ""
     max_size: int | None = None
     max_files: int | None = None
 
     def __post_init__(self) -> None:
-        normalize_prefix(self.prefix)
-        validate_key_template(self.key_template)
-        if self.max_size is not None and (not _is_int(self.max_size) or self.max_size < 0):
-            raise ValueError(
-                f"max_size must be a number of bytes >= 0 or None, not {self.max_size!r}"
-            )
-        if self.max_files is not None and (not _is_int(self.max_files) or self.max_files < 1):
-            raise ValueError(f"max_files must be an int >= 1 or None, not {self.max_files!r}")
-        if not isinstance(self.accept, str):
-            raise ValueError(f"accept must be a str like '.csv,image/*', not {self.accept!r}")
+        for name in ("prefix", "key_template", "accept", "max_size", "max_files"):
+            check_option(name, getattr(self, name))
 
     def check_batch(self, count: int) -> None:
         """Raise ``UploadError("too-many-files")`` if ``count`` files are too many."""
@@ -417,7 +244,7 @@ class UploadPolicy:
 
     def check_file(self, info: FileInfo) -> None:
         """Raise ``UploadError`` (too-large, not-accepted, bad-request) if the file may not go."""
-        if not _is_int(info.size) or info.size < 0:
+        if not is_int(info.size) or info.size < 0:
             raise UploadError(
                 "bad-request",
                 f"The size of {info.name!r} is not a whole number of bytes: {info.size!r}.",
@@ -500,58 +327,12 @@ class UploadPolicy:
             # Confinement: whatever the template did, the key stays under the prefix.
             key = self.prefix + key
         problem = _segment_problem(key)
-        if not problem and _utf8_len(key) > MAX_KEY_BYTES:
-            problem = f"is {_utf8_len(key)} bytes long, over S3's limit of {MAX_KEY_BYTES}"
+        if not problem and utf8_len(key) > MAX_KEY_BYTES:
+            problem = f"is {utf8_len(key)} bytes long, over S3's limit of {MAX_KEY_BYTES}"
         if problem:
             raise UploadError(
                 "bad-name",
-                f"Cannot upload {_shorten(info.name)!r}: its key {_shorten(key)!r} {problem}.",
+                f"Cannot upload {shorten(info.name)!r}: its key {shorten(key)!r} {problem}.",
                 "Rename the file, or change key_template / prefix.",
             )
         return key
-
-
-# --- multipart plan ----------------------------------------------------------------------
-
-
-def plan_parts(size: int, part_size: int | None = None) -> tuple[int, int]:
-    """``(part_size, part_count)`` for a multipart upload of ``size`` bytes.
-
-    Automatic: :data:`DEFAULT_PART_SIZE`, grown to a whole number of MiB when the file
-    would need more than 10,000 parts. An explicit ``part_size`` must be 5 MiB..5 GiB and
-    big enough for 10,000 parts (``ValueError`` names the minimum). An empty file is one
-    part of 0 bytes (callers upload such files with a single PUT anyway).
-    """
-    if not _is_int(size) or size < 0:
-        raise ValueError(f"size must be an int >= 0, not {size!r}")
-    if size > MAX_OBJECT_SIZE:
-        raise ValueError(f"size {size:,} is over S3's maximum object size of 5 TiB")
-    needed = math.ceil(size / MAX_PARTS)  # smallest part size that fits in MAX_PARTS
-    if part_size is None:
-        part_size = max(DEFAULT_PART_SIZE, MIN_PART_SIZE)
-        if part_size < needed:
-            part_size = math.ceil(needed / _MiB) * _MiB
-    else:
-        if not _is_int(part_size) or not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
-            raise ValueError(
-                f"part_size must be between 5 MiB ({MIN_PART_SIZE:,}) and 5 GiB "
-                f"({MAX_PART_SIZE:,}) bytes, not {part_size!r}"
-            )
-        if part_size < needed:
-            minimum = math.ceil(needed / _MiB) * _MiB
-            raise ValueError(
-                f"part_size {part_size:,} is too small for {size:,} bytes: S3 allows "
-                f"{MAX_PARTS:,} parts, so use at least {minimum:,} bytes ({minimum // _MiB} MiB)"
-            )
-    return part_size, max(1, math.ceil(size / part_size))
-
-
-def part_length(size: int, part_size: int, part_number: int) -> int:
-    """The number of bytes in part ``part_number`` (1-based); the last part is shorter.
-
-    Raises ``ValueError`` for a part number outside ``1..part_count``.
-    """
-    count = max(1, math.ceil(size / part_size))
-    if not _is_int(part_number) or not 1 <= part_number <= count:
-        raise ValueError(f"part_number must be between 1 and {count}, not {part_number!r}")
-    return min(part_size, size - (part_number - 1) * part_size)

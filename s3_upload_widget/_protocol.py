@@ -18,6 +18,8 @@ browser and get no answer either.
 
 from __future__ import annotations
 
+from ._values import is_int, short_str
+
 # --- Requests: browser -> kernel, each answered with "<kind>-response" -----------------
 
 HELLO = "hello"
@@ -101,4 +103,21 @@ def error_response(request_id: object, kind: str, code: str, message: str, hint:
         "kind": response_kind(kind),
         "ok": False,
         "error": {"code": code, "message": message, "hint": hint},
+    }
+
+
+def read_failure(error: dict) -> dict:
+    """The fields of a ``fail`` request's ``error``, each of its type or a neutral value.
+
+    Returns ``{reason, status, s3_code, s3_message, part_number}``: an unknown reason
+    becomes ``"internal"``, texts are cut to 1,000 characters.
+    """
+    reason = error.get("reason")
+    status, part_number = error.get("status"), error.get("part_number")
+    return {
+        "reason": reason if reason in FAILURE_REASONS else "internal",
+        "status": status if is_int(status) else 0,
+        "s3_code": short_str(error.get("s3_code")),
+        "s3_message": short_str(error.get("s3_message")),
+        "part_number": part_number if is_int(part_number) else None,
     }

@@ -1,23 +1,28 @@
-"""The kernel's side of every upload: records, and one handler per request kind.
+"""The kernel's side of every upload: its records, and one handler per request kind.
 
 No widget import here: `UploadSession` takes plain messages and returns plain replies,
-so the whole protocol is tested without a browser. `handle` never raises: every request
-gets an answer, and a broken or hostile message changes nothing but its own reply.
+so the whole protocol is tested without a browser. `handle` never raises (see
+`_router`): every request gets an answer, and a failed request ends, at most, the
+upload it was about.
 """
 
 from __future__ import annotations
 
 import logging
-import unicodedata
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import _protocol as P
 from ._errors import UploadError, explain_browser_failure, key_exists_error
-from ._policy import FileInfo, UploadPolicy, content_type_for, part_length, plan_parts
+from ._options import DEFAULT_MULTIPART_THRESHOLD
+from ._policy import FileInfo, UploadPolicy
+from ._records import Upload, new_record
+from ._router import Router
+from ._sizes import check_uploadable, part_length, plan_parts
+from ._values import is_int
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +38,6 @@ MAX_PARTS_PER_REQUEST = 64
 MAX_SIGNATURES_PER_PART = 20
 """Re-signing an expired URL is normal; a front end asking endlessly is not."""
 
-MAX_SEEN_REQUEST_IDS = 50_000
-
 
 @dataclass
 class SessionOptions:
@@ -42,22 +45,9 @@ class SessionOptions:
 
     bucket: str
     overwrite: bool = False
-    multipart_threshold: int = 100 * 1024**2
+    multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD
     part_size: int | None = None
     multiple: bool = True
-
-
-@dataclass
-class _Upload:
-    """Kernel-only state of one upload; `record` is the part a person may see."""
-
-    record: dict
-    info: FileInfo
-    mode: str = ""  # "single" or "multipart" once signed
-    s3_upload_id: str = ""  # S3's multipart UploadId: never leaves the kernel's control
-    part_size: int = 0
-    part_count: int = 0
-    signatures: dict[int, int] = field(default_factory=dict)  # part number -> times signed
 
 
 class UploadSession:
@@ -67,6 +57,10 @@ class UploadSession:
     the bucket's region, so it happens on the first request, not at construction.
     `on_change(records)` is called with the list of records whenever one changes;
     `on_done(record)` after each completed upload.
+
+    When a handler fails for a known upload (an `UploadError`, or a bug of ours), that
+    upload's record ends in ``error`` and its multipart upload is aborted: no record
+    stays half-way, so `w.wait()` always returns.
     """
 
     def __init__(
@@ -86,10 +80,9 @@ class UploadSession:
         self._on_change = on_change
         self._on_done = on_done
         self._cors_checker = cors_checker
-        self._uploads: OrderedDict[str, _Upload] = OrderedDict()
-        self._seen_ids: OrderedDict[object, None] = OrderedDict()
+        self._uploads: OrderedDict[str, Upload] = OrderedDict()
         self.origin = ""
-        self._handlers = {
+        handlers = {
             P.HELLO: self._hello,
             P.ADD_FILES: self._add_files,
             P.SIGN: self._sign,
@@ -98,30 +91,20 @@ class UploadSession:
             P.FAIL: self._fail,
             P.CANCEL: self._cancel,
         }
-        assert set(self._handlers) == P.REQUEST_KINDS
+        self._router = Router(
+            handlers, on_notification=self._progress, on_failure=self._end_after_failure
+        )
 
     # --- public ------------------------------------------------------------------
+
+    def handle(self, msg: object) -> dict | None:
+        """Answer one message from the browser; None for notifications. Never raises."""
+        return self._router.handle(msg)
 
     @property
     def records(self) -> list[dict]:
         """Copies of every upload record, in the order the files were added."""
         return [dict(u.record) for u in self._uploads.values()]
-
-    def handle(self, msg: object) -> dict | None:
-        """Answer one message from the browser; None for notifications. Never raises."""
-        try:
-            return self._dispatch(msg)
-        except Exception as exc:  # a bug of ours must still produce an answer
-            log.exception("s3-upload-widget: unexpected error handling a message")
-            request_id = msg.get("id") if isinstance(msg, dict) else None
-            kind = msg.get("kind") if isinstance(msg, dict) else None
-            return P.error_response(
-                request_id,
-                kind if isinstance(kind, str) else "unknown",
-                "internal",
-                f"Internal error in s3-upload-widget: {type(exc).__name__}: {exc}",
-                "Please report this with the steps that led to it.",
-            )
 
     def cancel(self, upload_id: str | None = None) -> list[str]:
         """Cancel one upload or every unfinished one; returns the ids cancelled."""
@@ -135,56 +118,33 @@ class UploadSession:
 
     def clear(self) -> None:
         """Forget finished records (done, error, cancelled); active uploads stay."""
-        for upload_id in [i for i, u in self._uploads.items() if _is_final(u)]:
+        for upload_id in [i for i, u in self._uploads.items() if u.is_final]:
             del self._uploads[upload_id]
         self._changed()
 
     def close(self) -> None:
-        """Cancel everything unfinished, aborting multipart uploads in S3."""
+        """Cancel everything unfinished, aborting multipart uploads in S3.
+
+        Also tries again the aborts that failed earlier (their records already ended).
+        """
         self.cancel()
+        for upload in self._uploads.values():
+            self._abort_multipart(upload)
 
-    # --- dispatch ----------------------------------------------------------------
+    # --- failures ----------------------------------------------------------------
 
-    def _dispatch(self, msg: object) -> dict | None:
-        if not isinstance(msg, dict):
-            return P.error_response(
-                None, "unknown", "bad-request", "A message must be a JSON object."
-            )
-        kind = msg.get("kind")
-        if kind in P.NOTIFICATION_KINDS:
-            self._progress(msg)
-            return None
-        request_id = msg.get("id")
-        if not isinstance(kind, str) or kind not in self._handlers:
-            return P.error_response(
-                request_id,
-                kind if isinstance(kind, str) else "unknown",
-                "bad-request",
-                f"Unknown message kind {kind!r}.",
-                "The widget's front end and Python package may be of different versions: "
-                "restart the kernel and reload the page.",
-            )
-        if not isinstance(request_id, (str, int)) or isinstance(request_id, bool):
-            return P.error_response(
-                None, kind, "bad-request", "A request needs an 'id' (a string or an integer)."
-            )
-        if request_id in self._seen_ids:
-            return P.error_response(
-                request_id, kind, "bad-request", f"Request id {request_id!r} was already used."
-            )
-        self._remember(request_id)
-        args = msg.get("args", {})
-        if not isinstance(args, dict):
-            return P.error_response(request_id, kind, "bad-request", "'args' must be an object.")
+    def _end_after_failure(self, args: dict, err: UploadError) -> None:
+        """End the record of the upload a failed request was about, if it is still on."""
+        upload_id = args.get("upload_id")
+        upload = self._uploads.get(upload_id) if isinstance(upload_id, str) else None
+        if upload is None or upload.is_final:
+            return
         try:
-            return P.ok_response(request_id, kind, self._handlers[kind](args))
-        except UploadError as err:
-            return P.error_response(request_id, kind, err.code, err.message, err.hint)
-
-    def _remember(self, request_id: object) -> None:
-        self._seen_ids[request_id] = None
-        while len(self._seen_ids) > MAX_SEEN_REQUEST_IDS:
-            self._seen_ids.popitem(last=False)
+            self._fail_upload(upload, err)
+        except Exception:
+            # Publishing failed too: the record itself must still end.
+            log.exception("s3-upload-widget: could not publish a failed upload")
+            upload.set_error(err)
 
     # --- handlers ----------------------------------------------------------------
 
@@ -220,37 +180,38 @@ class UploadSession:
             )
         self.policy.check_batch(len(files))
         infos = [FileInfo.from_message(f) for f in files]  # all valid, or none is added
-        records = [self._new_upload(info).record for info in infos]
-        self._changed()
-        return {"uploads": [dict(r) for r in records]}
+        added: list[Upload] = []
+        try:
+            for info in infos:
+                added.append(self._new_upload(info))
+            self._changed()
+        except Exception:
+            for upload in added:  # all or nothing: no record that nobody will upload
+                del self._uploads[upload.record["id"]]
+            raise
+        return {"uploads": [dict(u.record) for u in added]}
 
-    def _new_upload(self, info: FileInfo) -> _Upload:
+    def _new_upload(self, info: FileInfo) -> Upload:
         upload_id = uuid.uuid4().hex[:12]
-        record = {
-            "id": upload_id,
-            # NFC: macOS sends decomposed accents; the key is NFC, so the name matches it.
-            "name": unicodedata.normalize("NFC", info.name),
-            "size": info.size,
-            "content_type": content_type_for(info.name, info.content_type),
-            "bucket": self.options.bucket,
-            "key": "",
-            "s3_uri": "",
-            "status": "queued",
-            "loaded": 0,
-            "etag": "",
-            "error": "",
-            "error_code": "",
-            "multipart": False,
-        }
-        upload = _Upload(record=record, info=info)
-        self._uploads[upload_id] = upload
+        upload = Upload(record=new_record(upload_id, info, self.options.bucket), info=info)
+        record = upload.record
         try:
             self.policy.check_file(info)
+            self._check_uploadable(upload)
             record["key"] = self.policy.make_key(info)
             record["s3_uri"] = f"s3://{self.options.bucket}/{record['key']}"
         except UploadError as err:
-            _set_error(record, err)
+            upload.set_error(err)
+        self._uploads[upload_id] = upload
         return upload
+
+    def _check_uploadable(self, upload: Upload) -> None:
+        check_uploadable(
+            upload.record["name"],
+            upload.record["size"],
+            multipart_threshold=self.options.multipart_threshold,
+            part_size=self.options.part_size,
+        )
 
     def _sign(self, args: dict) -> dict:
         upload = self._upload_for(args)
@@ -261,25 +222,23 @@ class UploadSession:
         self._expect_status(upload, "queued")
         record["status"] = "signing"
         self._changed()
-        try:
-            signer = self._get_signer()
-            if record["size"] >= self.options.multipart_threshold:
-                result = self._start_multipart(upload, signer)
-            else:
-                # Say so before any byte is sent; the signed If-None-Match still guards
-                # the write when the role may not look (no s3:GetObject).
-                if not self.options.overwrite and signer.exists_if_allowed(record["key"]):
-                    raise key_exists_error(self.options.bucket, record["key"])
-                upload.mode = "single"
-                result = self._sign_single(upload)
-        except UploadError as err:
-            self._fail_upload(upload, err)
-            raise
+        # The options may have changed since the file was added.
+        self._check_uploadable(upload)
+        signer = self._get_signer()
+        if record["size"] >= self.options.multipart_threshold:
+            result = self._start_multipart(upload, signer)
+        else:
+            # Say so before any byte is sent; the signed If-None-Match still guards
+            # the write when the role may not look (no s3:GetObject).
+            if not self.options.overwrite and signer.exists_if_allowed(record["key"]):
+                raise key_exists_error(self.options.bucket, record["key"])
+            upload.mode = "single"
+            result = self._sign_single(upload)
         record["status"] = "uploading"
         self._changed()
         return result
 
-    def _sign_single(self, upload: _Upload) -> dict:
+    def _sign_single(self, upload: Upload) -> dict:
         count = upload.signatures.get(1, 0) + 1
         if count > MAX_SIGNATURES_PER_PART:
             raise UploadError(
@@ -293,14 +252,9 @@ class UploadSession:
             content_type=record["content_type"],
             overwrite=self.options.overwrite,
         )
-        return {
-            "mode": "single",
-            "method": signed.method,
-            "url": signed.url,
-            "headers": dict(signed.headers),
-        }
+        return {"mode": "single", **signed.as_dict()}
 
-    def _start_multipart(self, upload: _Upload, signer: Any) -> dict:
+    def _start_multipart(self, upload: Upload, signer: Any) -> dict:
         record = upload.record
         part_size, part_count = plan_parts(record["size"], self.options.part_size)
         upload.s3_upload_id = signer.create_multipart(
@@ -321,7 +275,7 @@ class UploadSession:
             not isinstance(numbers, list)
             or not numbers
             or len(numbers) > MAX_PARTS_PER_REQUEST
-            or not all(_is_int(n) and 1 <= n <= upload.part_count for n in numbers)
+            or not all(is_int(n) and 1 <= n <= upload.part_count for n in numbers)
         ):
             raise UploadError(
                 "bad-request",
@@ -338,15 +292,7 @@ class UploadSession:
             length = part_length(upload.record["size"], upload.part_size, n)
             signed = signer.presign_part(upload.record["key"], upload.s3_upload_id, n, length)
             upload.signatures[n] = upload.signatures.get(n, 0) + 1
-            parts.append(
-                {
-                    "part_number": n,
-                    "length": length,
-                    "method": signed.method,
-                    "url": signed.url,
-                    "headers": dict(signed.headers),
-                }
-            )
+            parts.append({"part_number": n, "length": length, **signed.as_dict()})
         return {"parts": parts}
 
     def _complete(self, args: dict) -> dict:
@@ -367,29 +313,25 @@ class UploadSession:
                 )
         record["status"] = "completing"
         self._changed()
-        try:
-            signer = self._get_signer()
-            if upload.mode == "single":
-                stored = self._stored_single(signer, record, args["etag"])
-                if stored["size"] != record["size"]:
-                    raise UploadError(
-                        "size-mismatch",
-                        f"S3 holds {stored['size']} bytes for {record['key']!r}, "
-                        f"but the file has {record['size']}.",
-                        "Upload the file again.",
-                    )
-            else:
-                stored = signer.complete_multipart(
-                    record["key"],
-                    upload.s3_upload_id,
-                    args["parts"],
-                    expected_size=record["size"],
-                    overwrite=self.options.overwrite,
+        signer = self._get_signer()
+        if upload.mode == "single":
+            stored = self._stored_single(signer, record, args["etag"])
+            if stored["size"] != record["size"]:
+                raise UploadError(
+                    "size-mismatch",
+                    f"S3 holds {stored['size']} bytes for {record['key']!r}, "
+                    f"but the file has {record['size']}.",
+                    "Upload the file again.",
                 )
-                upload.s3_upload_id = ""  # completed: nothing left to abort
-        except UploadError as err:
-            self._fail_upload(upload, err)
-            raise
+        else:
+            stored = signer.complete_multipart(
+                record["key"],
+                upload.s3_upload_id,
+                args["parts"],
+                expected_size=record["size"],
+                overwrite=self.options.overwrite,
+            )
+            upload.s3_upload_id = ""  # completed: nothing left to abort
         record.update(status="done", loaded=record["size"], etag=stored.get("etag", ""))
         self._changed()
         self._on_done(dict(record))
@@ -409,28 +351,20 @@ class UploadSession:
 
     def _fail(self, args: dict) -> dict:
         upload = self._upload_for(args)
-        if _is_final(upload):
+        if upload.is_final:
             return {"record": dict(upload.record)}
         error = args.get("error")
         if not isinstance(error, dict):
             raise UploadError("bad-request", "'error' must be an object.", "")
-        reason = error.get("reason")
-        if reason not in P.FAILURE_REASONS:
-            reason = "internal"
-        status = error.get("status")
-        part_number = error.get("part_number")
+        failure = P.read_failure(error)
         cors_problems = None
-        if reason == "network" and self._cors_checker is not None:
+        if failure["reason"] == "network" and self._cors_checker is not None:
             try:
                 cors_problems = self._cors_checker(self.origin)
             except Exception:  # diagnosis is a bonus: never let it hide the failure
                 log.debug("CORS check failed", exc_info=True)
         err = explain_browser_failure(
-            reason=reason,
-            status=status if _is_int(status) else 0,
-            s3_code=_short_str(error.get("s3_code")),
-            s3_message=_short_str(error.get("s3_message")),
-            part_number=part_number if _is_int(part_number) else None,
+            **failure,
             origin=self.origin,
             bucket=self.options.bucket,
             key=upload.record["key"],
@@ -456,7 +390,7 @@ class UploadSession:
                 continue
             upload = self._uploads.get(update.get("upload_id"))  # type: ignore[arg-type]
             loaded = update.get("loaded")
-            if upload is None or not _is_int(loaded) or upload.record["status"] != "uploading":
+            if upload is None or not is_int(loaded) or upload.record["status"] != "uploading":
                 continue
             loaded = max(0, min(loaded, upload.record["size"]))
             if loaded != upload.record["loaded"]:
@@ -465,14 +399,12 @@ class UploadSession:
         if changed:
             self._changed()
 
-    # --- helpers -----------------------------------------------------------------
-
     def _get_signer(self) -> Any:
         if self._signer is None:
             self._signer = self._signer_factory()
         return self._signer
 
-    def _upload_for(self, args: dict) -> _Upload:
+    def _upload_for(self, args: dict) -> Upload:
         upload_id = args.get("upload_id")
         upload = self._uploads.get(upload_id) if isinstance(upload_id, str) else None
         if upload is None:
@@ -481,7 +413,7 @@ class UploadSession:
             )
         return upload
 
-    def _expect_status(self, upload: _Upload, *statuses: str) -> None:
+    def _expect_status(self, upload: Upload, *statuses: str) -> None:
         status = upload.record["status"]
         if status not in statuses:
             raise UploadError(
@@ -491,43 +423,27 @@ class UploadSession:
                 "",
             )
 
-    def _fail_upload(self, upload: _Upload, err: UploadError) -> None:
+    def _fail_upload(self, upload: Upload, err: UploadError) -> None:
         self._abort_multipart(upload)
-        _set_error(upload.record, err)
+        upload.set_error(err)
         self._changed()
 
-    def _finish_cancelled(self, upload: _Upload) -> bool:
-        if _is_final(upload):
+    def _finish_cancelled(self, upload: Upload) -> bool:
+        if upload.is_final:
             return False
         self._abort_multipart(upload)
         upload.record.update(status="cancelled", error="", error_code="")
         return True
 
-    def _abort_multipart(self, upload: _Upload) -> None:
+    def _abort_multipart(self, upload: Upload) -> None:
         if not upload.s3_upload_id:
             return
         try:
             self._get_signer().abort_multipart(upload.record["key"], upload.s3_upload_id)
             upload.s3_upload_id = ""
-        except UploadError as err:
-            # Keep the id: the record says the abort failed, and close() tries again.
+        except Exception as err:
+            # Keep the id so that close() tries again; the record must end all the same.
             log.warning("Could not abort multipart upload of %s: %s", upload.record["key"], err)
 
     def _changed(self) -> None:
         self._on_change(self.records)
-
-
-def _set_error(record: dict, err: UploadError) -> None:
-    record.update(status="error", error=str(err), error_code=err.code)
-
-
-def _is_final(upload: _Upload) -> bool:
-    return upload.record["status"] in P.FINAL_STATUSES
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _short_str(value: object, limit: int = 1000) -> str:
-    return value[:limit] if isinstance(value, str) else ""

@@ -7,36 +7,24 @@ few minutes. Every boto3 failure leaves this module as an :class:`UploadError`.
 from __future__ import annotations
 
 import contextlib
-import re
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import botocore.exceptions as bex
-import botocore.session
-from botocore.config import Config
 
+from ._client import (
+    error_code,
+    http_status,
+    is_aws_endpoint,
+    is_not_found,
+    location_to_region,
+    signing_clone,
+    signs_as_needed,
+    supports,
+)
 from ._errors import UploadError, explain_client_error, key_exists_error
-from ._policy import MAX_PART_SIZE, MAX_PARTS, MAX_SINGLE_PUT
-
-MAX_EXPIRES_IN = 7 * 24 * 3600  # SigV4 presigned URLs live at most 7 days
-
-# Hosts of AWS's own S3 endpoints (global, regional, dual-stack, FIPS, China). Any other
-# endpoint (moto, MinIO, R2, a VPC endpoint) is "custom" and used exactly as configured.
-_AWS_S3_HOST = re.compile(r"s3[a-z0-9.-]*\.amazonaws\.com(\.cn)?")
-
-
-def default_client():
-    """The S3 client the widget uses when none is given: boto3's default credential chain.
-
-    SigV4 so that presigned URLs sign Content-Length and If-None-Match; virtual-hosted
-    addressing so that URLs name the bucket's regional endpoint rather than the global
-    one, which redirects (and so breaks the browser's CORS preflight) for new buckets
-    outside us-east-1.
-    """
-    return boto3.client(
-        "s3", config=Config(signature_version="s3v4", s3={"addressing_style": "virtual"})
-    )
+from ._options import DEFAULT_EXPIRES_IN, check_option
+from ._sizes import MAX_PART_SIZE, MAX_PARTS, MAX_SINGLE_PUT
+from ._values import is_int
 
 
 @dataclass(frozen=True)
@@ -57,94 +45,6 @@ def _normalize_etag(etag: str) -> str:
     return etag.strip().strip('"').lower()
 
 
-def _error_code(exc: bex.ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _status(exc: bex.ClientError) -> int | None:
-    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-
-
-def _is_not_found(exc: BaseException) -> bool:
-    return isinstance(exc, bex.ClientError) and (
-        _error_code(exc) in ("404", "NoSuchKey", "NotFound") or _status(exc) == 404
-    )
-
-
-def _location_to_region(location: str | None) -> str:
-    # GetBucketLocation answers None (or "") for us-east-1 and the legacy "EU" for eu-west-1.
-    if not location:
-        return "us-east-1"
-    if location == "EU":
-        return "eu-west-1"
-    return location
-
-
-def is_aws_endpoint(client) -> bool:
-    """Whether ``client`` talks to AWS's own S3 endpoints (not moto, MinIO, R2, ...)."""
-    host = urlsplit(client.meta.endpoint_url or "").hostname or ""
-    return _AWS_S3_HOST.fullmatch(host) is not None
-
-
-class _FixedCredentials:
-    """A botocore credential provider that hands out one existing credentials object,
-    so a cloned client shares (and refreshes) the original client's credentials."""
-
-    def __init__(self, credentials) -> None:
-        self._credentials = credentials
-
-    def load_credentials(self):
-        return self._credentials
-
-
-def _client_credentials(client):
-    # botocore has no public accessor for a client's credentials; both spellings have
-    # been stable for years. The object is shared, so refreshable credentials stay so.
-    getter = getattr(client, "_get_credentials", None)
-    if getter is not None:
-        return getter()
-    return client._request_signer._credentials
-
-
-def _signing_clone(client, *, region: str, aws: bool):
-    """A client that presigns SigV4 URLs for ``region``, with ``client``'s credentials
-    and configuration. It only signs (offline), so connection settings do not matter."""
-    s3_options = dict(client.meta.config.s3 or {})
-    if aws and s3_options.get("addressing_style") != "path":
-        # "virtual" makes botocore name the regional endpoint, not the global one.
-        s3_options["addressing_style"] = "virtual"
-    config = client.meta.config.merge(
-        Config(signature_version="s3v4", region_name=region, s3=s3_options)
-    )
-    session = botocore.session.Session()
-    session.register_component(
-        "credential_provider", _FixedCredentials(_client_credentials(client))
-    )
-    return boto3.Session(botocore_session=session).client(
-        "s3",
-        region_name=region,
-        # Keep a custom endpoint (moto, MinIO, R2); let botocore pick AWS's regional one.
-        endpoint_url=None if aws else client.meta.endpoint_url,
-        config=config,
-    )
-
-
-def _signs_as_needed(url: str, region: str, *, aws: bool) -> bool:
-    """Whether a presigned ``url`` is SigV4 for ``region`` on a non-redirecting host."""
-    query = parse_qs(urlsplit(url).query)
-    if query.get("X-Amz-Algorithm") != ["AWS4-HMAC-SHA256"]:
-        return False  # SigV2 signs neither Content-Length nor If-None-Match
-    if not aws:
-        return True
-    scope = query.get("X-Amz-Credential", [""])[0].split("/")
-    if len(scope) < 3 or scope[2] != region:
-        return False
-    host = urlsplit(url).hostname or ""
-    # The global endpoint redirects requests for buckets outside us-east-1.
-    is_global = host == "s3.amazonaws.com" or host.endswith(".s3.amazonaws.com")
-    return region == "us-east-1" or not is_global
-
-
 class Signer:
     """Presigns uploads into one bucket and runs the multipart calls around them.
 
@@ -154,16 +54,11 @@ class Signer:
     region is found then, once.
     """
 
-    def __init__(self, client, bucket: str, *, expires_in: int = 900, prefix: str = "") -> None:
-        if isinstance(expires_in, bool) or not isinstance(expires_in, int):
-            raise ValueError(f"expires_in must be a whole number of seconds, not {expires_in!r}")
-        if not 1 <= expires_in <= MAX_EXPIRES_IN:
-            raise ValueError(
-                f"expires_in must be between 1 and {MAX_EXPIRES_IN} seconds (7 days), "
-                f"not {expires_in}"
-            )
-        if not isinstance(bucket, str) or not bucket:
-            raise ValueError("bucket must be a non-empty str")
+    def __init__(
+        self, client, bucket: str, *, expires_in: int = DEFAULT_EXPIRES_IN, prefix: str = ""
+    ) -> None:
+        check_option("bucket", bucket)
+        check_option("expires_in", expires_in)
         self.client = client
         self.bucket = bucket
         self.expires_in = expires_in
@@ -195,9 +90,9 @@ class Signer:
     def _find_region(self) -> str:
         try:
             answer = self.client.get_bucket_location(Bucket=self.bucket)
-            return _location_to_region(answer.get("LocationConstraint"))
+            return location_to_region(answer.get("LocationConstraint"))
         except bex.ClientError as exc:
-            code = _error_code(exc)
+            code = error_code(exc)
             if code == "NoSuchBucket" or code in {
                 "InvalidAccessKeyId",
                 "SignatureDoesNotMatch",
@@ -211,7 +106,7 @@ class Signer:
         try:
             headers = self.client.head_bucket(Bucket=self.bucket)["ResponseMetadata"]["HTTPHeaders"]
         except bex.ClientError as exc:
-            if _status(exc) == 404:
+            if http_status(exc) == 404:
                 raise self._explain(exc, "", "s3:ListBucket") from exc
             # S3 names the region even when it refuses the HEAD (403).
             headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
@@ -233,10 +128,10 @@ class Signer:
                 )
             except bex.BotoCoreError as exc:
                 raise self._explain(exc, "", "s3:PutObject") from exc
-            if _signs_as_needed(probe, region, aws=aws):
+            if signs_as_needed(probe, region, aws=aws):
                 self._signing_client = self.client
             else:
-                self._signing_client = _signing_clone(self.client, region=region, aws=aws)
+                self._signing_client = signing_clone(self.client, region=region, aws=aws)
         return self._signing_client
 
     def _presign(self, method: str, params: dict, key: str, action: str) -> str:
@@ -259,7 +154,7 @@ class Signer:
         to replace an existing object. The returned headers are the ones the browser must
         send (Content-Length excluded: browsers set it and refuse to let scripts do so).
         """
-        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_SINGLE_PUT:
+        if not is_int(size) or not 0 <= size <= MAX_SINGLE_PUT:
             raise ValueError(f"a single PUT carries 0..{MAX_SINGLE_PUT:,} bytes, not {size!r}")
         params = {
             "Bucket": self.bucket,
@@ -269,7 +164,7 @@ class Signer:
         }
         headers = {"Content-Type": content_type}
         if not overwrite:
-            if _supports(self.client, "PutObject", "IfNoneMatch"):
+            if supports(self.client, "PutObject", "IfNoneMatch"):
                 params["IfNoneMatch"] = "*"
                 headers["If-None-Match"] = "*"
             elif self.exists_if_allowed(key):
@@ -300,15 +195,11 @@ class Signer:
         self, key: str, upload_id: str, part_number: int, length: int
     ) -> SignedRequest:
         """A presigned PUT of part ``part_number`` with exactly ``length`` bytes (signed)."""
-        if isinstance(part_number, bool) or not isinstance(part_number, int):
+        if not is_int(part_number):
             raise ValueError(f"part_number must be an int, not {part_number!r}")
         if not 1 <= part_number <= MAX_PARTS:
             raise ValueError(f"part_number must be between 1 and {MAX_PARTS}, not {part_number}")
-        if (
-            isinstance(length, bool)
-            or not isinstance(length, int)
-            or not 0 <= length <= MAX_PART_SIZE
-        ):
+        if not is_int(length) or not 0 <= length <= MAX_PART_SIZE:
             raise ValueError(f"a part carries 0..{MAX_PART_SIZE:,} bytes, not {length!r}")
         params = {
             "Bucket": self.bucket,
@@ -365,7 +256,7 @@ class Signer:
         for part in parts:
             number = part.get("part_number") if isinstance(part, dict) else None
             etag = part.get("etag") if isinstance(part, dict) else None
-            if isinstance(number, bool) or not isinstance(number, int):
+            if not is_int(number):
                 raise bad(f"part number {number!r} is not an int")
             if not 1 <= number <= MAX_PARTS:
                 raise bad(f"part number {number} is not between 1 and {MAX_PARTS}")
@@ -427,7 +318,7 @@ class Signer:
                 "Parts": [{"PartNumber": n, "ETag": stored[n]["ETag"]} for n in reported]
             },
         }
-        if not overwrite and _supports(self.client, "CompleteMultipartUpload", "IfNoneMatch"):
+        if not overwrite and supports(self.client, "CompleteMultipartUpload", "IfNoneMatch"):
             request["IfNoneMatch"] = "*"
         try:
             return self.client.complete_multipart_upload(**request)
@@ -439,7 +330,7 @@ class Signer:
         try:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
         except bex.ClientError as exc:
-            if _error_code(exc) == "NoSuchUpload" or _status(exc) == 404:
+            if error_code(exc) == "NoSuchUpload" or http_status(exc) == 404:
                 return  # already aborted, completed, or never existed: nothing left behind
             raise self._explain(exc, key, "s3:AbortMultipartUpload") from exc
         except bex.BotoCoreError as exc:
@@ -470,7 +361,7 @@ class Signer:
         try:
             self.client.head_object(Bucket=self.bucket, Key=key)
         except bex.ClientError as exc:
-            if _is_not_found(exc):
+            if is_not_found(exc):
                 return False
             raise self._explain(exc, key, "s3:GetObject") from exc
         except bex.BotoCoreError as exc:
@@ -492,9 +383,3 @@ class Signer:
 
     def _key_exists(self, key: str) -> UploadError:
         return key_exists_error(self.bucket, key)
-
-
-def _supports(client, operation: str, member: str) -> bool:
-    """Whether this botocore knows parameter ``member`` of ``operation``."""
-    shape = client.meta.service_model.operation_model(operation).input_shape
-    return shape is not None and member in shape.members

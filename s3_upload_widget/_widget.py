@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import difflib
 import logging
 import pathlib
 import threading
@@ -15,23 +16,49 @@ import anywidget
 import traitlets as t
 
 from . import _protocol as P
-from ._policy import UploadPolicy, normalize_prefix, validate_key_template
+from ._options import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_EXPIRES_IN,
+    DEFAULT_KEY_TEMPLATE,
+    DEFAULT_MULTIPART_THRESHOLD,
+    check_option,
+)
+from ._policy import UploadPolicy
 from ._session import SessionOptions, UploadSession
 
 log = logging.getLogger(__name__)
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 
-# Measured (benchmarks/results.md): below ~100 MiB one PUT beats multipart (no part
-# round trips, no assembly), and a failed 100 MiB PUT is still cheap to send again.
-DEFAULT_MULTIPART_THRESHOLD = 100 * 1024**2
-# Measured: 4 parts in flight beat 2 clearly; 6 gained nothing and uses all six of the
-# browser's connections to the host. The browser never opens more than 6 (HTTP/1.1).
-DEFAULT_CONCURRENCY = 4
-MAX_CONCURRENCY = 6
-
 # Every trait the front end may change: none. It asks through messages; Python decides.
 _FRONTEND_WRITABLE: frozenset[str] = frozenset()
+
+# Traits the widget sets itself: results, and the id that links views to the controller.
+_OUTPUT_TRAITS = frozenset({"key", "uploaded_keys", "uploads", "_widget_id"})
+
+
+class InvalidOption(t.TraitError, ValueError):
+    """A widget option with a value it cannot use; the message names the fix.
+
+    Both a ``TraitError`` (what traitlets raises for a bad trait value) and a
+    ``ValueError`` (what a bad argument raises elsewhere), so either ``except`` works.
+    """
+
+
+class Option(t.TraitType):
+    """A synced widget option whose every value, at construction or later, passes
+    `check_option`: the one rule for that option, shared with the rest of the package."""
+
+    def __init__(self, default_value: Any, *, help: str) -> None:
+        super().__init__(default_value, allow_none=default_value is None, help=help)
+        self.tag(sync=True)
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        """``value`` as `check_option` returns it; `InvalidOption` naming the fix if bad."""
+        try:
+            return check_option(self.name, value)
+        except ValueError as exc:
+            raise InvalidOption(str(exc)) from None
 
 
 class S3UploadWidget(anywidget.AnyWidget):
@@ -51,33 +78,21 @@ class S3UploadWidget(anywidget.AnyWidget):
     _esm = _STATIC / "widget.js"
     _css = _STATIC / "widget.css"
 
-    bucket = t.Unicode(help="The S3 bucket every file goes to.").tag(sync=True)
-    prefix = t.Unicode(
-        "", help="Every key starts with this prefix; the front end cannot escape it."
-    ).tag(sync=True)
-    accept = t.Unicode(
+    bucket = Option("", help="The S3 bucket every file goes to.")
+    prefix = Option("", help="Every key starts with this prefix; the front end cannot escape it.")
+    accept = Option(
         "", help='Accepted files, like <input accept>: ".csv,.parquet,image/*"; "" for any.'
-    ).tag(sync=True)
-    multiple = t.Bool(True, help="Whether several files may be chosen at once.").tag(sync=True)
-    max_size = t.Int(
-        None, allow_none=True, help="Largest file in bytes (None: no limit); enforced by S3."
-    ).tag(sync=True)
-    max_files = t.Int(None, allow_none=True, help="Most files in one batch (None: no limit).").tag(
-        sync=True
     )
-    overwrite = t.Bool(False, help="Whether an upload may replace an existing object.").tag(
-        sync=True
-    )
-    expires_in = t.Int(900, help="Seconds each presigned URL lives.").tag(sync=True)
-    multipart_threshold = t.Int(
+    multiple = Option(True, help="Whether several files may be chosen at once.")
+    max_size = Option(None, help="Largest file in bytes (None: no limit); enforced by S3.")
+    max_files = Option(None, help="Most files in one batch (None: no limit).")
+    overwrite = Option(False, help="Whether an upload may replace an existing object.")
+    expires_in = Option(DEFAULT_EXPIRES_IN, help="Seconds each presigned URL lives.")
+    multipart_threshold = Option(
         DEFAULT_MULTIPART_THRESHOLD, help="Files of at least this many bytes go multipart."
-    ).tag(sync=True)
-    part_size = t.Int(
-        None, allow_none=True, help="Bytes per multipart part (None: chosen per file)."
-    ).tag(sync=True)
-    concurrency = t.Int(
-        DEFAULT_CONCURRENCY, help="Parts of one file uploaded at the same time."
-    ).tag(sync=True)
+    )
+    part_size = Option(None, help="Bytes per multipart part (None: chosen per file).")
+    concurrency = Option(DEFAULT_CONCURRENCY, help="Parts of one file uploaded at the same time.")
 
     _widget_id = t.Unicode(help="Links a widget's views to its controller in the browser.").tag(
         sync=True
@@ -98,12 +113,12 @@ class S3UploadWidget(anywidget.AnyWidget):
         bucket: str,
         prefix: str = "",
         client: Any = None,
-        key_template: str | Callable[[dict], str] = "{prefix}{uuid}/{filename}",
+        key_template: str | Callable[[dict], str] = DEFAULT_KEY_TEMPLATE,
         accept: str = "",
         multiple: bool = True,
         max_size: int | None = None,
         overwrite: bool = False,
-        expires_in: int = 900,
+        expires_in: int = DEFAULT_EXPIRES_IN,
         *,
         max_files: int | None = None,
         multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
@@ -111,7 +126,11 @@ class S3UploadWidget(anywidget.AnyWidget):
         concurrency: int = DEFAULT_CONCURRENCY,
         **kwargs: Any,
     ) -> None:
-        validate_key_template(key_template)
+        _check_extra_arguments(type(self), kwargs)
+        try:
+            check_option("key_template", key_template)
+        except ValueError as exc:
+            raise InvalidOption(str(exc)) from None
         self._client = client
         self._key_template = key_template
         self._callbacks: list[Callable[[dict], Any]] = []
@@ -228,58 +247,6 @@ class S3UploadWidget(anywidget.AnyWidget):
 
     # --- validation ----------------------------------------------------------------
 
-    @t.validate("bucket")
-    def _valid_bucket(self, proposal: t.Bunch) -> str:
-        value = proposal["value"]
-        if not value or "/" in value or any(c.isspace() for c in value):
-            raise t.TraitError(
-                f"bucket must be a bucket name such as 'my-bucket', got {value!r}; "
-                "put folders in prefix='folder/'."
-            )
-        return value
-
-    @t.validate("prefix")
-    def _valid_prefix(self, proposal: t.Bunch) -> str:
-        try:
-            return normalize_prefix(proposal["value"])
-        except ValueError as exc:
-            raise t.TraitError(str(exc)) from None
-
-    @t.validate("expires_in")
-    def _valid_expires_in(self, proposal: t.Bunch) -> int:
-        value = proposal["value"]
-        if not 1 <= value <= 7 * 24 * 3600:
-            raise t.TraitError(
-                f"expires_in must be between 1 and 604800 seconds (7 days), got {value}."
-            )
-        return value
-
-    @t.validate("max_size", "max_files", "part_size")
-    def _valid_optional_positive(self, proposal: t.Bunch) -> int | None:
-        value = proposal["value"]
-        if value is not None and value < (0 if proposal["trait"].name == "max_size" else 1):
-            raise t.TraitError(f"{proposal['trait'].name} must be positive or None, got {value}.")
-        return value
-
-    @t.validate("concurrency")
-    def _valid_concurrency(self, proposal: t.Bunch) -> int:
-        value = proposal["value"]
-        if not 1 <= value <= MAX_CONCURRENCY:
-            raise t.TraitError(
-                f"concurrency must be between 1 and {MAX_CONCURRENCY} (a browser opens at most "
-                f"6 connections to one host), got {value}."
-            )
-        return value
-
-    @t.validate("multipart_threshold")
-    def _valid_threshold(self, proposal: t.Bunch) -> int:
-        value = proposal["value"]
-        if value < 5 * 1024**2:
-            raise t.TraitError(
-                f"multipart_threshold must be at least 5 MiB (S3's smallest part), got {value}."
-            )
-        return value
-
     @t.observe(
         "prefix", "accept", "multiple", "max_size", "max_files", "overwrite",
         "multipart_threshold", "part_size",
@@ -319,7 +286,7 @@ class S3UploadWidget(anywidget.AnyWidget):
         )
 
     def _s3_client(self) -> Any:
-        from ._signer import default_client
+        from ._client import default_client
 
         if self._client is None:
             self._client = default_client()
@@ -357,6 +324,30 @@ class S3UploadWidget(anywidget.AnyWidget):
             except Exception:
                 # The upload succeeded; a failing callback must not turn it into an error.
                 log.exception("s3-upload-widget: an on_upload callback raised")
+
+
+def _check_extra_arguments(cls: type, kwargs: dict[str, Any]) -> None:
+    """Raise TypeError for a keyword that is no option: a typo would otherwise be ignored."""
+    own = {"bucket", "prefix", "client", "key_template", "accept", "multiple", "max_size",
+           "overwrite", "expires_in", "max_files", "multipart_threshold", "part_size",
+           "concurrency"}  # fmt: skip
+    # Public traits of the base widgets (layout, tooltip, tabbable...) are still allowed.
+    inherited = {n for n in cls.class_trait_names() if not n.startswith("_")} - _OUTPUT_TRAITS
+    for name in kwargs:
+        if name in inherited:
+            continue
+        if name in _OUTPUT_TRAITS:
+            raise TypeError(
+                f"S3UploadWidget() got {name}=, which the widget sets itself as files upload; "
+                "read it after an upload instead."
+            )
+        valid = sorted(own | inherited)
+        close = difflib.get_close_matches(name, valid, n=1)
+        suggestion = f" Did you mean {close[0]}=?" if close else ""
+        raise TypeError(
+            f"S3UploadWidget() got an unexpected keyword argument {name!r}.{suggestion} "
+            f"Valid options: {', '.join(sorted(own))}."
+        )
 
 
 _LIVE_WIDGETS: weakref.WeakSet[S3UploadWidget] = weakref.WeakSet()

@@ -1,4 +1,4 @@
-"""File names, keys, prefix confinement, accept, limits and the multipart plan."""
+"""File names, keys, prefix confinement, accept and per-file limits."""
 
 from __future__ import annotations
 
@@ -12,25 +12,14 @@ from hypothesis import strategies as st
 
 from s3_upload_widget._errors import UploadError
 from s3_upload_widget._policy import (
-    DEFAULT_PART_SIZE,
-    MAX_KEY_BYTES,
-    MAX_OBJECT_SIZE,
-    MAX_PART_SIZE,
-    MAX_PARTS,
-    MIN_PART_SIZE,
-    PLACEHOLDERS,
     FileInfo,
     UploadPolicy,
     content_type_for,
-    format_size,
     is_accepted,
-    normalize_prefix,
-    part_length,
-    plan_parts,
     sanitize_filename,
     split_ext,
-    validate_key_template,
 )
+from s3_upload_widget._sizes import MAX_KEY_BYTES, MAX_OBJECT_SIZE
 
 MiB = 1024**2
 FIXED_UUID = uuid.UUID("12345678123456781234567812345678")
@@ -42,10 +31,6 @@ def info(name="data.csv", size=10, content_type="text/csv") -> FileInfo:
 
 
 # --- sanitize_filename ---------------------------------------------------------------
-
-
-# One byte more than 10,000 default parts: the part grows by a MiB, and this many fit.
-_GROWN_COUNT = -(-(DEFAULT_PART_SIZE * MAX_PARTS + 1) // (DEFAULT_PART_SIZE + MiB))
 
 
 @pytest.mark.parametrize(
@@ -126,87 +111,6 @@ def test_sanitize_filename_properties(raw):
 )
 def test_split_ext(name, parts):
     assert split_ext(name) == parts
-
-
-# --- normalize_prefix ----------------------------------------------------------------
-
-
-@pytest.mark.parametrize("prefix", ["", "uploads/", "data-", "a/b/c/", "a/b", "team x/é/"])
-def test_valid_prefixes_are_kept_as_given(prefix):
-    assert normalize_prefix(prefix) == prefix
-
-
-@pytest.mark.parametrize(
-    ("prefix", "words"),
-    [
-        ("/uploads/", "start with '/'"),
-        ("a/../b/", "'..'"),
-        ("../", "'..'"),
-        ("./a", "'.'"),
-        ("a//b/", "empty segments"),
-        ("a//", "empty segments"),
-        ("a\nb/", "control characters"),
-        ("a\u202eb/", "control characters"),
-        ("x" * 1000, "bytes"),
-    ],
-)
-def test_invalid_prefixes_raise_value_error(prefix, words):
-    with pytest.raises(ValueError, match="prefix") as exc_info:
-        normalize_prefix(prefix)
-    assert words in str(exc_info.value)
-
-
-def test_prefix_must_be_str():
-    with pytest.raises(ValueError, match="str"):
-        normalize_prefix(None)  # type: ignore[arg-type]
-
-
-# --- key templates -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "template",
-    [
-        "{prefix}{uuid}/{filename}",
-        "{prefix}{date}/{stem}-{uuid}{ext}",
-        "{prefix}{uuid:.8}/{filename}",
-        "fixed/latest.csv",
-        "{{literal}}/{filename}",
-        lambda fields: fields["filename"],
-    ],
-)
-def test_valid_key_templates(template):
-    validate_key_template(template)
-
-
-@pytest.mark.parametrize(
-    ("template", "words"),
-    [
-        ("{prefix}{name}", "{name}"),
-        ("{user}/{filename}", "{user}"),
-        ("{}", "{}"),
-        ("{0}", "{0}"),
-        ("{filename.__class__}", "{filename.__class__}"),
-        ("{uuid[0]}", "{uuid[0]}"),
-        ("{prefix", "not a valid template"),
-        ("prefix}", "not a valid template"),
-        ("{uuid:{ext}}", "nested"),
-        ("{uuid:d}", "cannot be rendered"),
-        ("", "must not be empty"),
-        (42, "str or a callable"),
-    ],
-)
-def test_invalid_key_templates(template, words):
-    with pytest.raises(ValueError) as exc_info:
-        validate_key_template(template)
-    assert words in str(exc_info.value)
-
-
-def test_unknown_placeholder_error_lists_the_valid_ones():
-    with pytest.raises(ValueError) as exc_info:
-        validate_key_template("{prefix}{name}")
-    for placeholder in PLACEHOLDERS:
-        assert "{" + placeholder + "}" in str(exc_info.value)
 
 
 # --- make_key ------------------------------------------------------------------------
@@ -494,22 +398,6 @@ def test_bad_policy_configuration_fails_at_construction(kwargs):
         UploadPolicy(**kwargs)
 
 
-@pytest.mark.parametrize(
-    ("n", "text"),
-    [
-        (0, "0 bytes"),
-        (1, "1 byte"),
-        (999, "999 bytes"),
-        (1000, "1.0 kB"),
-        (12_000_000, "12.0 MB"),
-        (5 * 10**12, "5.0 TB"),
-        (5 * 10**15, "5000.0 TB"),
-    ],
-)
-def test_format_size(n, text):
-    assert format_size(n) == text
-
-
 # --- FileInfo.from_message -----------------------------------------------------------
 
 
@@ -548,79 +436,3 @@ def test_file_info_from_bad_message(message):
         FileInfo.from_message(message)
     assert exc_info.value.code == "bad-request"
     assert exc_info.value.message.startswith("The browser sent an invalid file description")
-
-
-# --- plan_parts / part_length --------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("size", "plan"),
-    [
-        (0, (DEFAULT_PART_SIZE, 1)),
-        (1, (DEFAULT_PART_SIZE, 1)),
-        (DEFAULT_PART_SIZE, (DEFAULT_PART_SIZE, 1)),
-        (DEFAULT_PART_SIZE + 1, (DEFAULT_PART_SIZE, 2)),
-        (DEFAULT_PART_SIZE * MAX_PARTS, (DEFAULT_PART_SIZE, MAX_PARTS)),
-        (DEFAULT_PART_SIZE * MAX_PARTS + 1, (DEFAULT_PART_SIZE + MiB, _GROWN_COUNT)),
-        (MAX_OBJECT_SIZE, (525 * MiB, 9987)),
-    ],
-)
-def test_plan_parts_automatic(size, plan):
-    assert plan_parts(size) == plan
-
-
-def test_plan_parts_explicit():
-    assert plan_parts(100 * MiB, 5 * MiB) == (5 * MiB, 20)
-    assert plan_parts(0, 5 * MiB) == (5 * MiB, 1)
-
-
-def test_plan_parts_explicit_too_small_names_the_minimum():
-    with pytest.raises(ValueError, match=r"at least 54,525,952 bytes \(52 MiB\)"):
-        plan_parts(500 * 1024**3, 5 * MiB)
-
-
-@pytest.mark.parametrize("part_size", [MIN_PART_SIZE - 1, MAX_PART_SIZE + 1, 0, True, 5.0 * MiB])
-def test_plan_parts_explicit_out_of_range(part_size):
-    with pytest.raises(ValueError, match="part_size"):
-        plan_parts(10 * MiB, part_size)
-
-
-@pytest.mark.parametrize("size", [-1, MAX_OBJECT_SIZE + 1, True, 1.5, "10"])
-def test_plan_parts_bad_sizes(size):
-    with pytest.raises(ValueError):
-        plan_parts(size)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    size=st.integers(0, MAX_OBJECT_SIZE),
-    part_size=st.one_of(st.none(), st.integers(MIN_PART_SIZE, MAX_PART_SIZE)),
-)
-def test_plan_parts_properties(size, part_size):
-    try:
-        chosen, count = plan_parts(size, part_size)
-    except ValueError:
-        assert part_size is not None and part_size * MAX_PARTS < size
-        return
-    assert MIN_PART_SIZE <= chosen <= MAX_PART_SIZE
-    assert 1 <= count <= MAX_PARTS
-    assert (count - 1) * chosen < max(size, 1) <= count * chosen or size == 0
-    lengths = [part_length(size, chosen, n) for n in (1, count)]
-    assert lengths[-1] == size - (count - 1) * chosen
-    assert all(0 <= n <= chosen for n in lengths)
-    if count > 1:
-        assert lengths[0] == chosen >= MIN_PART_SIZE
-
-
-def test_part_length():
-    size = 2 * DEFAULT_PART_SIZE + 5
-    assert part_length(size, DEFAULT_PART_SIZE, 1) == DEFAULT_PART_SIZE
-    assert part_length(size, DEFAULT_PART_SIZE, 3) == 5
-    assert sum(part_length(size, DEFAULT_PART_SIZE, n) for n in (1, 2, 3)) == size
-    assert part_length(0, DEFAULT_PART_SIZE, 1) == 0
-
-
-@pytest.mark.parametrize("number", [0, 4, -1, True, 1.0])
-def test_part_length_out_of_range(number):
-    with pytest.raises(ValueError, match="part_number"):
-        part_length(2 * DEFAULT_PART_SIZE + 5, DEFAULT_PART_SIZE, number)

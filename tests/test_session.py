@@ -5,87 +5,12 @@ from __future__ import annotations
 import urllib.parse
 
 import pytest
-from conftest import TEST_BUCKET
+from session_helpers import BUCKET, Harness, MiB, s3, start_multipart, upload_single
 
 from s3_upload_widget import _protocol as P
-from s3_upload_widget._policy import UploadPolicy
-from s3_upload_widget._session import MAX_PARTS_PER_REQUEST, SessionOptions, UploadSession
-from s3_upload_widget._signer import Signer
+from s3_upload_widget._session import MAX_PARTS_PER_REQUEST
 
-BUCKET = TEST_BUCKET
-MiB = 1024**2
-
-
-@pytest.fixture
-def s3(s3_client):
-    """moto in process, with the bucket BUCKET (tests/conftest.py)."""
-    return s3_client
-
-
-class Harness:
-    """A session plus what it reported, and a helper to send requests."""
-
-    def __init__(self, client, **options):
-        policy_args = {
-            k: options.pop(k)
-            for k in ("prefix", "accept", "max_size", "max_files", "key_template")
-            if k in options
-        }
-        self.policy = UploadPolicy(**{"prefix": "uploads/", **policy_args})
-        self.changes: list[list[dict]] = []
-        self.done: list[dict] = []
-        self.cors_checks: list[str] = []
-        self.signer_calls = 0
-        self.client = client
-
-        def make_signer():
-            self.signer_calls += 1
-            return Signer(client, BUCKET, expires_in=300)
-
-        self.session = UploadSession(
-            policy=self.policy,
-            signer=make_signer,
-            options=SessionOptions(bucket=BUCKET, **options),
-            on_change=self.changes.append,
-            on_done=self.done.append,
-            cors_checker=self._cors,
-        )
-        self._next = 0
-
-    def _cors(self, origin):
-        self.cors_checks.append(origin)
-        return [f"No CORS rule allows {origin}."]
-
-    def request(self, kind, **args):
-        self._next += 1
-        return self.session.handle({"id": f"r{self._next}", "kind": kind, "args": args})
-
-    def ok(self, kind, **args):
-        reply = self.request(kind, **args)
-        assert reply["ok"], reply
-        assert reply["kind"] == kind + "-response"
-        return reply["result"]
-
-    def error(self, kind, code, **args):
-        reply = self.request(kind, **args)
-        assert reply["ok"] is False, reply
-        assert reply["error"]["code"] == code, reply
-        assert reply["error"]["message"]
-        return reply["error"]
-
-    def add(self, name="data.csv", size=5, type="text/csv"):
-        return self.ok(P.ADD_FILES, files=[{"name": name, "size": size, "type": type}])["uploads"][
-            0
-        ]
-
-
-def upload_single(h: Harness, record: dict, body: bytes) -> dict:
-    signed = h.ok(P.SIGN, upload_id=record["id"])
-    assert signed["mode"] == "single"
-    h.client.put_object(
-        Bucket=BUCKET, Key=record["key"], Body=body, ContentType=signed["headers"]["Content-Type"]
-    )
-    return h.ok(P.COMPLETE, upload_id=record["id"], etag='"x"')["record"]
+__all__ = ["s3"]  # the fixture, used by name
 
 
 # --- add-files ---------------------------------------------------------------------
@@ -205,7 +130,7 @@ def test_a_handler_bug_still_gets_an_answer(s3):
     def boom(args):
         raise RuntimeError("kaput")
 
-    h.session._handlers[P.HELLO] = boom
+    h.session._router._handlers[P.HELLO] = boom
     reply = h.request(P.HELLO)
     assert reply["ok"] is False and reply["error"]["code"] == "internal"
     assert "kaput" in reply["error"]["message"]
@@ -268,9 +193,12 @@ def test_complete_before_sign_or_twice_is_refused(s3):
     h = Harness(s3)
     record = h.add("a.csv", 5)
     h.error(P.COMPLETE, "bad-request", upload_id=record["id"], etag='"x"')
-    upload_single(h, record, b"hello")
-    h.error(P.COMPLETE, "bad-request", upload_id=record["id"], etag='"x"')
-    assert len(h.done) == 1
+    # A refused request ends its upload: the browser gives the file up too.
+    assert h.session.records[0]["status"] == "error"
+    again = h.add("a.csv", 5)
+    upload_single(h, again, b"hello")
+    h.error(P.COMPLETE, "bad-request", upload_id=again["id"], etag='"x"')
+    assert len(h.done) == 1 and h.session.records[1]["status"] == "done"
 
 
 def test_complete_with_unreadable_etag_reads_it_from_s3(s3):
@@ -287,7 +215,8 @@ def test_complete_without_etag_is_refused(s3):
     record = h.add("a.csv", 5)
     h.ok(P.SIGN, upload_id=record["id"])
     h.error(P.COMPLETE, "bad-request", upload_id=record["id"], etag=5)
-    assert h.session.records[0]["status"] == "uploading"  # a bad message changes nothing
+    ended = h.session.records[0]
+    assert ended["status"] == "error" and ended["error_code"] == "bad-request"
 
 
 def test_existing_key_refused_before_any_byte_when_overwrite_is_off(s3):
@@ -325,13 +254,6 @@ def test_empty_file_uploads(s3):
 # --- multipart -----------------------------------------------------------------------
 
 
-def start_multipart(h: Harness, size: int) -> tuple[dict, dict]:
-    record = h.add("big.bin", size, "application/octet-stream")
-    plan = h.ok(P.SIGN, upload_id=record["id"])
-    assert plan["mode"] == "multipart"
-    return record, plan
-
-
 def test_multipart_sign_parts_complete(s3):
     h = Harness(s3, multipart_threshold=5 * MiB, part_size=5 * MiB)
     size = 11 * MiB
@@ -361,7 +283,9 @@ def test_sign_parts_rejects_bad_part_numbers(s3, numbers):
     h = Harness(s3, multipart_threshold=5 * MiB, part_size=5 * MiB)
     record, _ = start_multipart(h, 11 * MiB)
     h.error(P.SIGN_PARTS, "bad-request", upload_id=record["id"], part_numbers=numbers)
-    assert h.session.records[0]["status"] == "uploading"
+    # The upload the bad request was about ends, and S3 keeps no parts of it.
+    assert h.session.records[0]["status"] == "error"
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
 
 
 def test_sign_parts_for_a_single_put_is_refused(s3):

@@ -19,14 +19,10 @@ from botocore.config import Config
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from s3_upload_widget._client import default_client, is_aws_endpoint
 from s3_upload_widget._errors import UploadError
-from s3_upload_widget._signer import (
-    MAX_EXPIRES_IN,
-    SignedRequest,
-    Signer,
-    default_client,
-    is_aws_endpoint,
-)
+from s3_upload_widget._options import MAX_EXPIRES_IN
+from s3_upload_widget._signer import SignedRequest, Signer
 
 MiB = 1024**2
 BUCKET = "test-bucket"  # created by the s3_client fixture (conftest.py)

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from s3_upload_widget import _wait
+from s3_upload_widget import _shell_pump, _wait
 from s3_upload_widget._wait import wait_for_uploads, wait_for_uploads_async
 
 # --- the rules, with a stand-in widget -----------------------------------------------------
@@ -71,7 +71,7 @@ def later(seconds, fn):
 @pytest.fixture
 def polling(monkeypatch):
     """No kernel here: wait by polling, as in a thread or a subshell."""
-    monkeypatch.setattr(_wait._ShellPump, "for_current_thread", classmethod(lambda cls: None))
+    monkeypatch.setattr(_shell_pump.ShellPump, "for_current_thread", classmethod(lambda cls: None))
 
 
 @pytest.mark.parametrize("n", [0, -1, 1.5, True, "1", None])

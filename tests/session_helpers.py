@@ -1,0 +1,93 @@
+"""A `UploadSession` on moto in process, and helpers that drive it like a browser."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import TEST_BUCKET
+
+from s3_upload_widget import _protocol as P
+from s3_upload_widget._policy import UploadPolicy
+from s3_upload_widget._session import SessionOptions, UploadSession
+from s3_upload_widget._signer import Signer
+
+BUCKET = TEST_BUCKET
+MiB = 1024**2
+
+
+@pytest.fixture
+def s3(s3_client):
+    """moto in process, with the bucket BUCKET (tests/conftest.py)."""
+    return s3_client
+
+
+class Harness:
+    """A session plus what it reported, and a helper to send requests."""
+
+    def __init__(self, client, **options):
+        policy_args = {
+            k: options.pop(k)
+            for k in ("prefix", "accept", "max_size", "max_files", "key_template")
+            if k in options
+        }
+        self.policy = UploadPolicy(**{"prefix": "uploads/", **policy_args})
+        self.changes: list[list[dict]] = []
+        self.done: list[dict] = []
+        self.cors_checks: list[str] = []
+        self.signer_calls = 0
+        self.client = client
+
+        def make_signer():
+            self.signer_calls += 1
+            return Signer(client, BUCKET, expires_in=300)
+
+        self.session = UploadSession(
+            policy=self.policy,
+            signer=make_signer,
+            options=SessionOptions(bucket=BUCKET, **options),
+            on_change=self.changes.append,
+            on_done=self.done.append,
+            cors_checker=self._cors,
+        )
+        self._next = 0
+
+    def _cors(self, origin):
+        self.cors_checks.append(origin)
+        return [f"No CORS rule allows {origin}."]
+
+    def request(self, kind, **args):
+        self._next += 1
+        return self.session.handle({"id": f"r{self._next}", "kind": kind, "args": args})
+
+    def ok(self, kind, **args):
+        reply = self.request(kind, **args)
+        assert reply["ok"], reply
+        assert reply["kind"] == kind + "-response"
+        return reply["result"]
+
+    def error(self, kind, code, **args):
+        reply = self.request(kind, **args)
+        assert reply["ok"] is False, reply
+        assert reply["error"]["code"] == code, reply
+        assert reply["error"]["message"]
+        return reply["error"]
+
+    def add(self, name="data.csv", size=5, type="text/csv"):
+        return self.ok(P.ADD_FILES, files=[{"name": name, "size": size, "type": type}])["uploads"][
+            0
+        ]
+
+
+def upload_single(h: Harness, record: dict, body: bytes) -> dict:
+    signed = h.ok(P.SIGN, upload_id=record["id"])
+    assert signed["mode"] == "single"
+    h.client.put_object(
+        Bucket=BUCKET, Key=record["key"], Body=body, ContentType=signed["headers"]["Content-Type"]
+    )
+    return h.ok(P.COMPLETE, upload_id=record["id"], etag='"x"')["record"]
+
+
+def start_multipart(h: Harness, size: int) -> tuple[dict, dict]:
+    record = h.add("big.bin", size, "application/octet-stream")
+    plan = h.ok(P.SIGN, upload_id=record["id"])
+    assert plan["mode"] == "multipart"
+    return record, plan

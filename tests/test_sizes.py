@@ -1,0 +1,115 @@
+"""S3's size limits, the multipart part plan, per-file size checks, and byte counts."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from s3_upload_widget._sizes import (
+    DEFAULT_PART_SIZE,
+    MAX_OBJECT_SIZE,
+    MAX_PART_SIZE,
+    MAX_PARTS,
+    MIN_PART_SIZE,
+    format_size,
+    part_length,
+    plan_parts,
+)
+
+MiB = 1024**2
+GiB = 1024**3
+# One byte more than 10,000 default parts: the part grows by a MiB, and this many fit.
+_GROWN_COUNT = -(-(DEFAULT_PART_SIZE * MAX_PARTS + 1) // (DEFAULT_PART_SIZE + MiB))
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (0, "0 bytes"),
+        (1, "1 byte"),
+        (999, "999 bytes"),
+        (1000, "1.0 kB"),
+        (12_000_000, "12.0 MB"),
+        (5 * 10**12, "5.0 TB"),
+        (5 * 10**15, "5000.0 TB"),
+    ],
+)
+def test_format_size(n, text):
+    assert format_size(n) == text
+
+
+# --- plan_parts / part_length --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "plan"),
+    [
+        (0, (DEFAULT_PART_SIZE, 1)),
+        (1, (DEFAULT_PART_SIZE, 1)),
+        (DEFAULT_PART_SIZE, (DEFAULT_PART_SIZE, 1)),
+        (DEFAULT_PART_SIZE + 1, (DEFAULT_PART_SIZE, 2)),
+        (DEFAULT_PART_SIZE * MAX_PARTS, (DEFAULT_PART_SIZE, MAX_PARTS)),
+        (DEFAULT_PART_SIZE * MAX_PARTS + 1, (DEFAULT_PART_SIZE + MiB, _GROWN_COUNT)),
+        (MAX_OBJECT_SIZE, (525 * MiB, 9987)),
+    ],
+)
+def test_plan_parts_automatic(size, plan):
+    assert plan_parts(size) == plan
+
+
+def test_plan_parts_explicit():
+    assert plan_parts(100 * MiB, 5 * MiB) == (5 * MiB, 20)
+    assert plan_parts(0, 5 * MiB) == (5 * MiB, 1)
+
+
+def test_plan_parts_explicit_too_small_names_the_minimum():
+    with pytest.raises(ValueError, match=r"at least 54,525,952 bytes \(52 MiB\)"):
+        plan_parts(500 * 1024**3, 5 * MiB)
+
+
+@pytest.mark.parametrize("part_size", [MIN_PART_SIZE - 1, MAX_PART_SIZE + 1, 0, True, 5.0 * MiB])
+def test_plan_parts_explicit_out_of_range(part_size):
+    with pytest.raises(ValueError, match="part_size"):
+        plan_parts(10 * MiB, part_size)
+
+
+@pytest.mark.parametrize("size", [-1, MAX_OBJECT_SIZE + 1, True, 1.5, "10"])
+def test_plan_parts_bad_sizes(size):
+    with pytest.raises(ValueError):
+        plan_parts(size)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    size=st.integers(0, MAX_OBJECT_SIZE),
+    part_size=st.one_of(st.none(), st.integers(MIN_PART_SIZE, MAX_PART_SIZE)),
+)
+def test_plan_parts_properties(size, part_size):
+    try:
+        chosen, count = plan_parts(size, part_size)
+    except ValueError:
+        assert part_size is not None and part_size * MAX_PARTS < size
+        return
+    assert MIN_PART_SIZE <= chosen <= MAX_PART_SIZE
+    assert 1 <= count <= MAX_PARTS
+    assert (count - 1) * chosen < max(size, 1) <= count * chosen or size == 0
+    lengths = [part_length(size, chosen, n) for n in (1, count)]
+    assert lengths[-1] == size - (count - 1) * chosen
+    assert all(0 <= n <= chosen for n in lengths)
+    if count > 1:
+        assert lengths[0] == chosen >= MIN_PART_SIZE
+
+
+def test_part_length():
+    size = 2 * DEFAULT_PART_SIZE + 5
+    assert part_length(size, DEFAULT_PART_SIZE, 1) == DEFAULT_PART_SIZE
+    assert part_length(size, DEFAULT_PART_SIZE, 3) == 5
+    assert sum(part_length(size, DEFAULT_PART_SIZE, n) for n in (1, 2, 3)) == size
+    assert part_length(0, DEFAULT_PART_SIZE, 1) == 0
+
+
+@pytest.mark.parametrize("number", [0, 4, -1, True, 1.0])
+def test_part_length_out_of_range(number):
+    with pytest.raises(ValueError, match="part_number"):
+        part_length(2 * DEFAULT_PART_SIZE + 5, DEFAULT_PART_SIZE, number)
