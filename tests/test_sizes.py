@@ -6,12 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from s3_upload_widget._errors import UploadError
 from s3_upload_widget._sizes import (
     DEFAULT_PART_SIZE,
     MAX_OBJECT_SIZE,
     MAX_PART_SIZE,
     MAX_PARTS,
+    MAX_SINGLE_PUT,
     MIN_PART_SIZE,
+    check_uploadable,
     format_size,
     part_length,
     plan_parts,
@@ -113,3 +116,36 @@ def test_part_length():
 def test_part_length_out_of_range(number):
     with pytest.raises(ValueError, match="part_number"):
         part_length(2 * DEFAULT_PART_SIZE + 5, DEFAULT_PART_SIZE, number)
+
+
+# --- check_uploadable -------------------------------------------------------------------
+
+
+def test_a_file_these_settings_can_upload_passes():
+    check_uploadable("a.bin", 60 * 10**9, multipart_threshold=100 * MiB, part_size=None)
+    check_uploadable("a.bin", 5 * GiB - 1, multipart_threshold=5 * GiB, part_size=None)
+    check_uploadable("a.bin", 60 * 10**9, multipart_threshold=100 * MiB, part_size=6 * MiB)
+
+
+def test_more_than_10000_parts_names_the_file_the_setting_and_the_minimum():
+    with pytest.raises(UploadError) as exc_info:
+        check_uploadable("big.bin", 60 * 10**9, multipart_threshold=100 * MiB, part_size=5 * MiB)
+    err = exc_info.value
+    assert err.code == "too-large"
+    assert "'big.bin'" in err.message and "part_size=5,242,880" in err.message
+    assert "10,000" in err.message
+    assert "at least 6,291,456 bytes (6 MiB)" in err.hint and "None" in err.hint
+
+
+def test_the_minimum_named_is_enough():
+    size = 60 * 10**9
+    with pytest.raises(UploadError) as exc_info:
+        check_uploadable("big.bin", size, multipart_threshold=100 * MiB, part_size=5 * MiB)
+    minimum = int(exc_info.value.hint.split("at least ")[1].split(" bytes")[0].replace(",", ""))
+    assert plan_parts(size, minimum)[1] <= MAX_PARTS
+
+
+def test_a_single_put_over_5_gib_is_refused():
+    # Only reachable if the threshold check were bypassed: the rule still holds on its own.
+    with pytest.raises(UploadError, match="multipart_threshold"):
+        check_uploadable("big.bin", MAX_SINGLE_PUT + 1, multipart_threshold=6 * GiB, part_size=None)
