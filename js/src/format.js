@@ -1,5 +1,5 @@
 // @ts-check
-/** Numbers a person reads: sizes, speeds, durations. Pure; tested in node. */
+/** This file owns the numbers a person reads: sizes, speeds, durations. Pure; tested in node. */
 
 // SI symbols, as the kernel writes them in error messages (kB, not KB).
 const UNITS = ["B", "kB", "MB", "GB", "TB"];

@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * Every message kind exchanged between the browser and the kernel.
+ * This file owns the wire: every message kind and word shared with the kernel, and Rpc,
+ * the request/response pairing over custom messages (with its timeouts).
  * Mirror of s3_upload_widget/_protocol.py: a kind added there must be added here.
  * See that file for the shape of each message.
  */
@@ -19,12 +20,14 @@ export const REQUEST_KINDS = Object.freeze([HELLO, ADD_FILES, SIGN, SIGN_PARTS, 
 /** Notifications: browser -> kernel, never answered. */
 export const PROGRESS = "progress";
 
+export const NOTIFICATION_KINDS = Object.freeze([PROGRESS]);
+
 /** Commands: kernel -> browser. */
 export const CANCEL_UPLOADS = "cancel-uploads";
 
 export const RESPONSE_SUFFIX = "-response";
 
-/** Why an upload failed in the browser; mirrors FAILURE_REASONS. */
+/** Why an upload failed in the browser (the `reason` of a "fail" request). */
 export const FAILURE_REASONS = Object.freeze([
   "network",
   "http",
@@ -34,6 +37,31 @@ export const FAILURE_REASONS = Object.freeze([
   "internal",
 ]);
 
+/**
+ * The status of an upload, in the order a file goes through them.
+ * @typedef {"queued" | "signing" | "uploading" | "completing" | "done" | "error" | "cancelled"} Status
+ */
+export const STATUSES = Object.freeze(["queued", "signing", "uploading", "completing", "done", "error", "cancelled"]);
+
+/**
+ * An upload record as the kernel sends it (add-files, complete, fail, cancel, the `uploads` trait).
+ * @typedef {object} UploadRecord
+ * @property {string} id
+ * @property {string} name
+ * @property {number} size
+ * @property {string} content_type
+ * @property {string} bucket
+ * @property {string} key
+ * @property {string} s3_uri
+ * @property {Status} status
+ * @property {number} loaded
+ * @property {string} etag
+ * @property {string} error      words for a person, "" when none
+ * @property {string} error_code
+ * @property {boolean} multipart
+ */
+
+/** Statuses an upload never leaves. */
 export const FINAL_STATUSES = Object.freeze(["done", "error", "cancelled"]);
 
 /**
@@ -71,6 +99,16 @@ export class KernelTimeoutError extends Error {
  */
 
 /**
+ * @typedef {object} PendingRequest
+ * @property {string} kind
+ * @property {(result: any) => void} resolve
+ * @property {(error: Error) => void} reject
+ * @property {ReturnType<typeof setTimeout>} timer
+ * @property {ReturnType<typeof setTimeout>} slowTimer
+ * @property {boolean} slow
+ */
+
+/**
  * Request/response over custom messages: one pending promise per request id.
  * `onWaiting(true)` fires when a request waits longer than `slowMs` (the kernel
  * answers nothing while a cell runs), `onWaiting(false)` when nothing is slow anymore.
@@ -88,29 +126,33 @@ export class Rpc {
     this.onWaiting = options.onWaiting ?? (() => {});
     this.idPrefix = options.idPrefix ?? Math.random().toString(36).slice(2, 8);
     this.counter = 0;
-    /** @type {Map<string, {resolve: Function, reject: Function, timer: any, slowTimer: any, slow: boolean, kind: string}>} */
+    /** @type {Map<string, PendingRequest>} */
     this.pending = new Map();
     this.slowCount = 0;
   }
 
   /**
    * Send a request and wait for its answer.
-   * @param {string} kind
+   * @param {string} kind one of REQUEST_KINDS
    * @param {object} args
    * @returns {Promise<any>} the `result` of the answer
    */
   request(kind, args) {
+    if (!REQUEST_KINDS.includes(kind)) return Promise.reject(new Error(`"${kind}" is not a request kind.`));
     const id = `${this.idPrefix}-${++this.counter}`;
     return new Promise((resolve, reject) => {
-      const entry = { resolve, reject, timer: null, slowTimer: null, slow: false, kind };
-      entry.timer = setTimeout(() => {
-        this._settle(id);
-        reject(new KernelTimeoutError(kind, this.timeoutMs));
-      }, this.timeoutMs);
-      entry.slowTimer = setTimeout(() => {
-        entry.slow = true;
-        if (this.slowCount++ === 0) this.onWaiting(true);
-      }, this.slowMs);
+      /** @type {PendingRequest} */
+      const entry = {
+        kind, resolve, reject, slow: false,
+        timer: setTimeout(() => {
+          this._settle(id);
+          reject(new KernelTimeoutError(kind, this.timeoutMs));
+        }, this.timeoutMs),
+        slowTimer: setTimeout(() => {
+          entry.slow = true;
+          if (this.slowCount++ === 0) this.onWaiting(true);
+        }, this.slowMs),
+      };
       this.pending.set(id, entry);
       this.sink.send({ id, kind, args });
     });
@@ -118,10 +160,11 @@ export class Rpc {
 
   /**
    * Send a notification (no answer).
-   * @param {string} kind
+   * @param {string} kind one of NOTIFICATION_KINDS
    * @param {object} body
    */
   notify(kind, body) {
+    if (!NOTIFICATION_KINDS.includes(kind)) throw new Error(`"${kind}" is not a notification kind.`);
     this.sink.send({ kind, ...body });
   }
 
@@ -133,8 +176,10 @@ export class Rpc {
   handle(msg) {
     if (!msg || typeof msg.kind !== "string" || !msg.kind.endsWith(RESPONSE_SUFFIX)) return false;
     const entry = this._settle(msg.id);
-    if (!entry) return true;
-    if (msg.ok) entry.resolve(msg.result ?? {});
+    if (!entry) return true; // the answer to a request that timed out or was closed
+    if (msg.kind !== responseKind(entry.kind)) {
+      entry.reject(new Error(`The Python kernel answered "${entry.kind}" with "${msg.kind}".`));
+    } else if (msg.ok) entry.resolve(msg.result ?? {});
     else entry.reject(new KernelError(msg.error ?? {}));
     return true;
   }

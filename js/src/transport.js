@@ -1,9 +1,10 @@
 // @ts-check
 /**
- * The browser transport of the upload engine: one HTTP PUT with XMLHttpRequest.
+ * This file owns the network in the browser: one HTTP PUT with XMLHttpRequest, and the
+ * limit on PUTs in flight at once.
  *
  * XHR rather than fetch because fetch still has no upload progress in browsers.
- * This is the only module that touches XMLHttpRequest; the engine (uploader.js)
+ * This is the only module that touches XMLHttpRequest; the engine (engine.js, put.js)
  * sees only `transport.put(...)` and `TransportError`, so it runs in node tests.
  */
 
@@ -62,16 +63,22 @@ const TRANSPORT_MESSAGES = {
 const FORBIDDEN_HEADERS = new Set(["content-length", "host", "connection", "expect", "transfer-encoding"]);
 
 /**
+ * What an XHR PUT needs from its surroundings (fakes in tests).
+ * @typedef {{XHR: any, setTimeout: (fn: () => void, ms: number) => unknown,
+ *            clearTimeout: (timer: unknown) => void, now: () => number}} XhrEnv
+ */
+
+/**
  * Build an XHR transport. The options exist for tests; in the browser the defaults apply.
- * @param {{XMLHttpRequest?: any, setTimeout?: typeof setTimeout,
- *          clearTimeout?: typeof clearTimeout, now?: () => number}} [options]
+ * @param {Partial<Omit<XhrEnv, "XHR">> & {XMLHttpRequest?: any}} [options]
  * @returns {Transport}
  */
 export function makeXhrTransport(options = {}) {
+  /** @type {XhrEnv} */
   const env = {
     XHR: options.XMLHttpRequest,
     setTimeout: options.setTimeout ?? ((fn, ms) => globalThis.setTimeout(fn, ms)),
-    clearTimeout: options.clearTimeout ?? ((t) => globalThis.clearTimeout(t)),
+    clearTimeout: options.clearTimeout ?? ((t) => globalThis.clearTimeout(/** @type {number} */ (t))),
     now: options.now ?? (() => Date.now()),
   };
   return { put: (request) => xhrPut(request, env) };
@@ -79,7 +86,7 @@ export function makeXhrTransport(options = {}) {
 
 /**
  * @param {PutRequest} request
- * @param {{XHR: any, setTimeout: Function, clearTimeout: Function, now: () => number}} env
+ * @param {XhrEnv} env
  * @returns {Promise<PutResult>}
  */
 function xhrPut(request, env) {
@@ -90,6 +97,7 @@ function xhrPut(request, env) {
     const xhr = new Xhr();
     let settled = false;
     let lastProgressAt = env.now();
+    /** @type {unknown} */
     let stallTimer = null;
 
     /** @param {() => void} action */
@@ -106,6 +114,7 @@ function xhrPut(request, env) {
     });
     // One timer that re-arms itself for the remaining time, instead of a
     // clearTimeout/setTimeout pair on every progress event.
+    /** @param {number} ms */
     const armStallTimer = (ms) => {
       stallTimer = env.setTimeout(() => {
         const idle = env.now() - lastProgressAt;
@@ -124,7 +133,7 @@ function xhrPut(request, env) {
     for (const [name, value] of Object.entries(headers)) {
       if (!FORBIDDEN_HEADERS.has(name.toLowerCase())) xhr.setRequestHeader(name, value);
     }
-    xhr.upload.onprogress = (e) => {
+    xhr.upload.onprogress = (/** @type {ProgressEvent} */ e) => {
       touch();
       if (onProgress && !settled) onProgress(e.loaded);
     };
@@ -167,7 +176,11 @@ export function limitRequests(transport, maxRequests) {
   /** @type {{start: () => void, cancel: () => void}[]} */
   const queue = [];
   const next = () => {
-    while (active < maxRequests && queue.length) queue.shift().start();
+    while (active < maxRequests) {
+      const entry = queue.shift();
+      if (!entry) return;
+      entry.start();
+    }
   };
   /** @param {AbortSignal | undefined} signal */
   const acquire = (signal) => new Promise((resolve, reject) => {

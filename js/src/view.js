@@ -1,13 +1,14 @@
 // @ts-check
 /**
- * The DOM: picker button, drop zone, one row per file, batch total.
+ * This file owns the DOM: picker button, drop zone, one row per file, batch total.
  * Rows show the kernel's record (authoritative for status, key and error) merged with
  * the engine's live progress (bytes, speed, time left) between kernel updates.
  */
 import { formatBytes, formatDuration, formatSpeed, percent } from "./format.js";
+import { FINAL_STATUSES } from "./protocol.js";
 
-const FINAL = new Set(["done", "error", "cancelled"]);
 const PROGRESS_REDRAW_MS = 250;
+/** @type {Record<string, string>} */
 const STATUS_TEXT = {
   queued: "queued",
   signing: "signing…",
@@ -32,13 +33,16 @@ function h(tag, className, text) {
 }
 
 /**
+ * @typedef {import("./protocol.js").UploadRecord} UploadRecord
+ * @typedef {import("./engine.js").FileState} FileState
  * @typedef {{ onFiles: (files: File[]) => void, onCancel: (id: string) => void,
- *   engineState: (id: string) => any, totals: () => any }} ViewHooks
+ *   engineState: (id: string) => FileState | undefined,
+ *   totals: () => import("./engine.js").Totals }} ViewHooks
  */
 
 /**
  * @param {HTMLElement} el
- * @param {any} model
+ * @param {import("./widget.js").Model} model
  * @param {ViewHooks} hooks
  */
 export function createView(el, model, hooks) {
@@ -153,9 +157,14 @@ export function createView(el, model, hooks) {
     drawTotal(records);
   }
 
+  /**
+   * @param {ReturnType<typeof createRow>} parts
+   * @param {UploadRecord} record
+   * @param {FileState | undefined} live
+   */
   function drawRow(parts, record, live) {
     // The kernel decides when a file is done or failed; the engine knows the bytes sooner.
-    const final = FINAL.has(record.status);
+    const final = FINAL_STATUSES.includes(record.status);
     const status = final || !live ? record.status : live.status;
     const loaded = final ? record.loaded : Math.max(record.loaded || 0, live?.loaded || 0);
     const error = record.error || (live?.status === "error" ? live.error : "") || "";
@@ -175,13 +184,14 @@ export function createView(el, model, hooks) {
           .join(" · ")
       : "";
     parts.status.textContent = STATUS_TEXT[status] ?? status;
-    parts.cancel.hidden = FINAL.has(status);
+    parts.cancel.hidden = FINAL_STATUSES.includes(status);
     parts.error.textContent = error;
     parts.error.hidden = !error;
   }
 
+  /** @param {UploadRecord[]} records */
   function drawTotal(records) {
-    const active = records.filter((r) => !FINAL.has(r.status));
+    const active = records.filter((r) => !FINAL_STATUSES.includes(r.status));
     if (records.length < 2 && !active.length) {
       total.textContent = "";
       return;
@@ -219,9 +229,9 @@ export function createView(el, model, hooks) {
   draw();
 
   return {
-    /** @param {string} id @param {any} state the engine's state of that file */
+    /** @param {string} id @param {FileState} state the engine's state of that file */
     updateFile(id, state) {
-      if (state?.status !== drawnStatus.get(id)) schedule();
+      if (state.status !== drawnStatus.get(id)) schedule();
       else scheduleProgress();
     },
     /** @param {boolean} on */

@@ -1,13 +1,23 @@
 // @ts-check
 /**
- * anywidget entry. `initialize` builds one controller per widget model (message router,
- * upload engine) so uploads go on when a view is removed; `render` draws a view of it.
+ * This file owns the anywidget entry: `initialize` builds one controller per widget model
+ * (message router, upload engine) so uploads go on when a view is removed, and `render`
+ * draws a view of it. It only wires: the work is in engine.js, protocol.js and view.js.
  */
 import "./widget.css";
 import * as P from "./protocol.js";
-import { UploadEngine } from "./uploader.js";
+import { UploadEngine, kernelApi } from "./engine.js";
 import { xhrTransport } from "./transport.js";
 import { createView } from "./view.js";
+
+/**
+ * The parts of anywidget's model that the front end uses.
+ * @typedef {object} Model
+ * @property {(name: string) => any} get
+ * @property {(msg: any) => void} send
+ * @property {(event: string, callback: (...args: any[]) => void) => void} on
+ * @property {(event: string, callback: (...args: any[]) => void) => void} off
+ */
 
 /** @type {Map<string, Controller>} keyed by the widget's model id */
 const controllers = new Map();
@@ -15,13 +25,15 @@ const controllers = new Map();
 /**
  * anywidget hands initialize and render different proxies of one model: a synced id
  * (set once by Python) tells them apart from other widgets' models.
+ * @param {Model} model
+ * @returns {string}
  */
 function modelId(model) {
   return model.get("_widget_id");
 }
 
 class Controller {
-  /** @param {any} model */
+  /** @param {Model} model */
   constructor(model) {
     this.model = model;
     /** @type {Set<ReturnType<typeof createView>>} */
@@ -33,11 +45,12 @@ class Controller {
       { onWaiting: (waiting) => this._setWaiting(waiting) },
     );
     this.engine = new UploadEngine({
-      api: this._api(),
+      api: kernelApi(this.rpc),
       transport: xhrTransport,
       concurrency: model.get("concurrency") || 4,
       onChange: (id, state) => this._broadcast((view) => view.updateFile(id, state)),
     });
+    /** @param {any} msg */
     this._onMessage = (msg) => this._route(msg);
     model.on("msg:custom", this._onMessage);
     // The engine reads these per file: a change in Python applies to the next file.
@@ -50,24 +63,11 @@ class Controller {
     this.rpc.request(P.HELLO, { origin: globalThis.location?.origin ?? "" }).catch(() => {});
   }
 
-  /** The engine's view of the kernel: each call is one request over custom messages. */
-  _api() {
-    const rpc = this.rpc;
-    return {
-      sign: (id) => rpc.request(P.SIGN, { upload_id: id }),
-      signParts: (id, partNumbers) =>
-        rpc.request(P.SIGN_PARTS, { upload_id: id, part_numbers: partNumbers }),
-      complete: (id, payload) => rpc.request(P.COMPLETE, { upload_id: id, ...payload }),
-      fail: (id, error) => rpc.request(P.FAIL, { upload_id: id, error }),
-      cancel: (id) => rpc.request(P.CANCEL, { upload_id: id }),
-      progress: (updates) => rpc.notify(P.PROGRESS, { updates }),
-    };
-  }
-
   /** @param {any} msg */
   _route(msg) {
     if (this.rpc.handle(msg)) return;
     if (msg?.kind === P.CANCEL_UPLOADS) {
+      /** @type {string[] | null} */
       const ids = Array.isArray(msg.upload_ids) ? msg.upload_ids : null;
       // The kernel asked: it already knows, so don't tell it back.
       if (ids) ids.forEach((id) => this.engine.cancel(id, { notify: false }));
@@ -84,6 +84,7 @@ class Controller {
     this._setNotice("");
     const described = files.map((f) => ({ name: f.name, size: f.size, type: f.type || "" }));
     try {
+      /** @type {{uploads: P.UploadRecord[]}} */
       const { uploads } = await this.rpc.request(P.ADD_FILES, { files: described });
       uploads.forEach((record, i) => {
         if (record.status === "queued") this.engine.add(record.id, files[i]);
@@ -130,7 +131,7 @@ function describeError(err) {
 }
 
 export default {
-  /** @param {{model: any}} ctx */
+  /** @param {{model: Model}} ctx */
   initialize({ model }) {
     const id = modelId(model);
     const controller = new Controller(model);
@@ -141,9 +142,10 @@ export default {
     };
   },
 
-  /** @param {{model: any, el: HTMLElement}} ctx */
+  /** @param {{model: Model, el: HTMLElement}} ctx */
   render({ model, el }) {
     const controller = controllers.get(modelId(model));
+    if (!controller) throw new Error("s3-upload-widget: render() came before initialize().");
     const view = createView(el, model, {
       onFiles: (files) => controller.addFiles(files),
       onCancel: (id) => controller.cancel(id),

@@ -1,7 +1,8 @@
 // Fakes for the upload engine's tests: a kernel api, transports and a clock.
+// The fake kernel answers exactly as _protocol.py says the real one does.
 // (Not a test file itself; `node --test test/` loads it and finds no tests.)
 import { TransportError } from "../src/transport.js";
-import { UploadEngine } from "../src/uploader.js";
+import { UploadEngine } from "../src/engine.js";
 
 /** Let pending promise callbacks and one macrotask turn run. */
 export const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -28,6 +29,19 @@ export function partOf(url) {
   return match ? Number(match[1]) : null;
 }
 
+/** One entry of a "sign-parts" result. */
+export const signedPart = (n, url, length = 10) => ({ part_number: n, length, method: "PUT", url, headers: {} });
+
+/** An upload record, as the kernel sends it (`patch` over a queued record of `size` bytes). */
+export const fakeRecord = (id, patch = {}, size = 0) => ({
+  id, name: `${id}.bin`, size, content_type: "application/octet-stream", bucket: "bucket", key: `up/${id}.bin`,
+  s3_uri: `s3://bucket/up/${id}.bin`, status: "queued", loaded: 0, etag: "", error: "", error_code: "",
+  multipart: false, ...patch,
+});
+
+/** The file size behind each plan made by multipartPlan (the real kernel knows it from "add-files"). */
+const planSizes = new WeakMap();
+
 /**
  * A kernel that signs everything. `plans[id]` overrides the "sign" answer;
  * `overrides` replaces whole methods. Every call is recorded in `calls`.
@@ -35,6 +49,10 @@ export function partOf(url) {
 export function fakeApi({ plans = {}, overrides = {}, transport = null } = {}) {
   const calls = { sign: [], signParts: [], complete: [], fail: [], cancel: [], progress: [] };
   const versions = new Map(); // how often each part was signed
+  const partLength = (id, n) => {
+    const { part_size: partSize } = plans[id];
+    return Math.min(partSize, planSizes.get(plans[id]) - (n - 1) * partSize);
+  };
   const api = {
     calls,
     async sign(id) {
@@ -53,23 +71,24 @@ export function fakeApi({ plans = {}, overrides = {}, transport = null } = {}) {
         parts: partNumbers.map((n) => {
           const version = (versions.get(`${id}/${n}`) ?? 0) + 1;
           versions.set(`${id}/${n}`, version);
-          return { part_number: n, method: "PUT", url: `https://s3.test/${id}/part/${n}?v=${version}`, headers: {} };
+          return signedPart(n, `https://s3.test/${id}/part/${n}?v=${version}`, partLength(id, n));
         }),
       };
     },
     async complete(id, payload) {
       calls.complete.push({ id, payload });
       await tick();
-      return { record: { id, status: "done" } };
+      return { record: fakeRecord(id, { status: "done" }) };
     },
     async fail(id, error) {
       calls.fail.push({ id, error });
       await tick();
-      return { record: { id, status: "error", error: `kernel words for ${error.reason}` } };
+      const words = `kernel words for ${error.reason}`;
+      return { record: fakeRecord(id, { status: "error", error: words, error_code: "s3-rejected" }) };
     },
     async cancel(id) {
       calls.cancel.push(id);
-      return { record: { id, status: "cancelled" } };
+      return { record: fakeRecord(id, { status: "cancelled" }) };
     },
     progress(updates) {
       calls.progress.push(updates);
@@ -190,7 +209,9 @@ export function makeEngine(options) {
   return Object.assign(engine, { changes, sleeps });
 }
 
-/** A multipart plan for `size` bytes in parts of `partSize`. */
-export const multipartPlan = (size, partSize) => ({
-  mode: "multipart", part_size: partSize, part_count: Math.max(1, Math.ceil(size / partSize)),
-});
+/** A multipart plan (a "sign" result) for `size` bytes in parts of `partSize`. */
+export function multipartPlan(size, partSize) {
+  const plan = { mode: "multipart", part_size: partSize, part_count: Math.max(1, Math.ceil(size / partSize)) };
+  planSizes.set(plan, size);
+  return plan;
+}

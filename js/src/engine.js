@@ -1,33 +1,60 @@
 // @ts-check
 /**
- * UploadEngine: the queue of files, single PUTs, multipart parts, retries and
- * progress. No DOM and no XMLHttpRequest: the kernel (`api`), the network
- * (`transport`) and time (`now`, `sleep`, `random`) are injected, so node tests
- * drive it with fakes. Contract: docs/ARCHITECTURE.md, "uploader.js".
+ * This file owns the upload engine: the queue of files, each file's state machine
+ * (queued, signing, uploading, completing, then done, error or cancelled) and `kernelApi`,
+ * the engine's requests to the kernel. No DOM and no XMLHttpRequest: the kernel (`api`),
+ * the network (`transport`) and time (`now`, `sleep`, `random`) are injected, so node
+ * tests drive it with fakes. Contract: docs/ARCHITECTURE.md.
  */
-import { KernelError, KernelTimeoutError } from "./protocol.js";
-import { limitRequests } from "./transport.js";
-import { ProgressReporter, TransferMeter, uploadParts } from "./parts.js";
 import {
-  DEFAULT_MAX_RESIGNS, DEFAULT_RETRY, Stopped, UploadFailure, describeFailure, failureDetail, putWithRetry,
-} from "./retry.js";
+  CANCEL, COMPLETE, FAIL, FINAL_STATUSES, KernelError, PROGRESS, SIGN, SIGN_PARTS,
+} from "./protocol.js";
+import { limitRequests } from "./transport.js";
+import { uploadParts } from "./multipart.js";
+import { ProgressReporter, TransferMeter } from "./progress.js";
+import {
+  DEFAULT_MAX_RESIGNS, DEFAULT_RETRY, Stopped, describeFailure, failureOf, putWithRetry,
+} from "./put.js";
 
 /**
- * The kernel, as the engine sees it (each method sends one request, see _protocol.py).
- * @typedef {object} Api
- * @property {(id: string) => Promise<any>} sign        -> {mode: "single", method, url, headers}
- *                                                       | {mode: "multipart", part_size, part_count}
- * @property {(id: string, partNumbers: number[]) => Promise<any>} signParts  -> {parts: [...]} or [...]
- * @property {(id: string, payload: {etag: string} | {parts: {part_number: number, etag: string}[]})
- *            => Promise<any>} complete
- * @property {(id: string, error: import("./retry.js").FailureDetail) => Promise<any>} fail
- *            -> {record} or the record; its `error` is shown
- * @property {(id: string) => Promise<any>} cancel
- * @property {(updates: {upload_id: string, loaded: number}[]) => any} progress  fire-and-forget
+ * @typedef {import("./protocol.js").Status} Status
+ * @typedef {import("./protocol.js").UploadRecord} UploadRecord
+ * @typedef {import("./put.js").FailureDetail} FailureDetail
+ * @typedef {import("./put.js").SignedRequest} SignedRequest
+ * @typedef {(SignedRequest & {mode: "single"}) | {mode: "multipart", part_size: number, part_count: number}} SignPlan
+ * @typedef {{etag: string} | {parts: {part_number: number, etag: string}[]}} CompletePayload
  */
 
 /**
- * @typedef {"queued" | "signing" | "uploading" | "completing" | "done" | "error" | "cancelled"} Status
+ * The kernel, as the engine sees it. Each method sends one request of _protocol.py and
+ * resolves with its `result` (or rejects with KernelError / KernelTimeoutError).
+ * @typedef {object} Api
+ * @property {(id: string) => Promise<SignPlan>} sign
+ * @property {(id: string, partNumbers: number[]) => Promise<import("./multipart.js").SignedParts>} signParts
+ * @property {(id: string, payload: CompletePayload) => Promise<{record: UploadRecord}>} complete
+ * @property {(id: string, error: FailureDetail) => Promise<{record: UploadRecord}>} fail
+ *            the record's `error` is shown
+ * @property {(id: string) => Promise<{record: UploadRecord}>} cancel
+ * @property {(updates: {upload_id: string, loaded: number}[]) => void} progress  fire-and-forget
+ */
+
+/**
+ * The engine's Api over custom messages: each call is one request (or notification).
+ * @param {import("./protocol.js").Rpc} rpc
+ * @returns {Api}
+ */
+export function kernelApi(rpc) {
+  return {
+    sign: (id) => rpc.request(SIGN, { upload_id: id }),
+    signParts: (id, partNumbers) => rpc.request(SIGN_PARTS, { upload_id: id, part_numbers: partNumbers }),
+    complete: (id, payload) => rpc.request(COMPLETE, { upload_id: id, ...payload }),
+    fail: (id, error) => rpc.request(FAIL, { upload_id: id, error }),
+    cancel: (id) => rpc.request(CANCEL, { upload_id: id }),
+    progress: (updates) => rpc.notify(PROGRESS, { updates }),
+  };
+}
+
+/**
  * @typedef {object} FileState
  * @property {string} id
  * @property {Status} status
@@ -62,7 +89,7 @@ import {
  * @property {number} [maxRequests]        PUTs in flight over all files (6: a browser's
  *                                         connections per host)
  * @property {number} [stallTimeoutMs]     (60000)
- * @property {Partial<import("./retry.js").RetryOptions>} [retry]
+ * @property {Partial<import("./put.js").RetryOptions>} [retry]
  * @property {number} [maxResigns]         re-signs of one expired URL (3)
  * @property {number} [signBatchSize]      parts per "sign-parts" request (= concurrency)
  * @property {number} [progressIntervalMs] at most one api.progress per interval (250)
@@ -71,8 +98,6 @@ import {
  * @property {() => number} [random]
  * @property {(ms: number) => Promise<void>} [sleep]
  */
-
-const FINAL = new Set(["done", "error", "cancelled"]);
 
 export class UploadEngine {
   /** @param {EngineOptions} options */
@@ -90,15 +115,17 @@ export class UploadEngine {
     this.now = options.now ?? (() => Date.now());
     this.random = options.random ?? Math.random;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this._files = new Map(); // id -> file, in order of add
+    /** @type {Map<string, EngineFile>} in order of add */
+    this._files = new Map();
+    /** @type {EngineFile[]} */
     this._queue = [];
-    this._running = new Map(); // file -> promise that settles when its slot is free
-    this._pending = new Set(); // fail / cancel requests still out (for whenIdle)
+    /** @type {Map<EngineFile, Promise<void>>} settles when the file's slot is free */
+    this._running = new Map();
+    /** @type {Set<Promise<void>>} fail / cancel requests still out (for whenIdle) */
+    this._pending = new Set();
     this._reporter = new ProgressReporter({
-      send: (updates) => this.api.progress(updates),
-      intervalMs: options.progressIntervalMs ?? 250,
-      now: this.now,
-      sleep: this.sleep,
+      send: (updates) => this.api.progress(updates), intervalMs: options.progressIntervalMs ?? 250,
+      now: this.now, sleep: this.sleep,
     });
   }
 
@@ -109,7 +136,7 @@ export class UploadEngine {
    */
   add(id, blob) {
     const known = this._files.get(id);
-    if (known && !FINAL.has(known.state.status)) throw new Error(`Upload ${id} is already queued.`);
+    if (known && !FINAL_STATUSES.includes(known.state.status)) throw new Error(`Upload ${id} is already queued.`);
     const file = newFile(id, blob, this.now);
     this._files.delete(id); // a re-added id moves to the end
     this._files.set(id, file);
@@ -127,7 +154,7 @@ export class UploadEngine {
    */
   cancel(id, { notify = true } = {}) {
     const file = this._files.get(id);
-    if (!file || FINAL.has(file.state.status)) return false;
+    if (!file || FINAL_STATUSES.includes(file.state.status)) return false;
     this._reporter.forget(id);
     this._stop(file, "cancelled");
     this._emit(file);
@@ -151,6 +178,7 @@ export class UploadEngine {
 
   /** @returns {Totals} */
   totals() {
+    /** @type {Totals} */
     const t = { loaded: 0, total: 0, speed: 0, eta: null, active: 0, queued: 0, done: 0, failed: 0, cancelled: 0 };
     let remaining = 0;
     for (const { state: s } of this._files.values()) {
@@ -173,7 +201,7 @@ export class UploadEngine {
   /** Forget finished files (so totals() describes the next batch only). */
   clearFinished() {
     for (const [id, file] of this._files) {
-      if (FINAL.has(file.state.status)) {
+      if (FINAL_STATUSES.includes(file.state.status)) {
         this._files.delete(id);
         this._reporter.forget(id);
       }
@@ -190,8 +218,9 @@ export class UploadEngine {
   // --- Scheduling -----------------------------------------------------------------
 
   _pump() {
-    while (this._running.size < this.maxActiveFiles && this._queue.length) {
+    while (this._running.size < this.maxActiveFiles) {
       const file = this._queue.shift();
+      if (!file) return;
       // A stopped file frees its slot at once, even if a request or a backoff
       // sleep of it is still winding down.
       const slot = Promise.race([this._run(file), file.halted])
@@ -204,7 +233,7 @@ export class UploadEngine {
     }
   }
 
-  /** @param {ReturnType<typeof newFile>} file */
+  /** @param {EngineFile} file */
   async _run(file) {
     try {
       this._set(file, { status: "signing" });
@@ -228,7 +257,7 @@ export class UploadEngine {
   /**
    * Call the kernel for a file; a file stopped meanwhile ends its work here.
    * @template T
-   * @param {ReturnType<typeof newFile>} file
+   * @param {EngineFile} file
    * @param {() => Promise<T>} request
    * @returns {Promise<T>}
    */
@@ -241,7 +270,7 @@ export class UploadEngine {
 
   // --- Single PUT and multipart ------------------------------------------------------
 
-  /** @param {ReturnType<typeof newFile>} file @param {any} plan */
+  /** @param {EngineFile} file @param {SignPlan} plan */
   async _uploadSingle(file, plan) {
     const resign = async () => checkSingle(await this._call(file, () => this.api.sign(file.id)));
     this._set(file, { partCount: 1 });
@@ -252,13 +281,12 @@ export class UploadEngine {
     return { etag };
   }
 
-  /** @param {ReturnType<typeof newFile>} file @param {any} plan */
+  /** @param {EngineFile} file @param {{part_size: number, part_count: number}} plan */
   async _uploadMultipart(file, { part_size: partSize, part_count: partCount }) {
     this._set(file, { partCount });
     const parts = await uploadParts({
       blob: file.blob, partSize, partCount, concurrency: this.concurrency, batchSize: this.signBatchSize,
-      signParts: (numbers) => this._call(file, () => this.api.signParts(file.id, numbers))
-        .then((result) => (Array.isArray(result) ? result : result?.parts)),
+      signParts: (numbers) => this._call(file, () => this.api.signParts(file.id, numbers)),
       putPart: (job) => putWithRetry(job, this._putContext(file, job.partNumber)),
       partDone: (n, length) => this._partDone(file, n, length),
       shouldStop: () => file.stopped,
@@ -270,7 +298,7 @@ export class UploadEngine {
   // --- Ending a file -------------------------------------------------------------------
 
   /**
-   * @param {ReturnType<typeof newFile>} file
+   * @param {EngineFile} file
    * @param {Status} status
    */
   _stop(file, status) {
@@ -287,7 +315,7 @@ export class UploadEngine {
    * Fail a file. A KernelError means the kernel refused and already marked the
    * record: show its words. Anything else is reported with api.fail, whose answer
    * carries the words a person can act on.
-   * @param {ReturnType<typeof newFile>} file
+   * @param {EngineFile} file
    * @param {unknown} err
    */
   _fail(file, err) {
@@ -297,16 +325,12 @@ export class UploadEngine {
       this._emit(file);
       return;
     }
-    const detail = err instanceof UploadFailure ? err.detail
-      : err instanceof KernelTimeoutError ? failureDetail({ reason: "timeout", s3_message: err.message })
-      // A bug: its message goes in s3_message, the only free-text field of "fail".
-      : failureDetail({ reason: "internal", s3_message: String(/** @type {any} */ (err)?.message ?? err) });
+    const detail = failureOf(err);
     file.state.error = describeFailure(detail); // until the kernel answers
     this._emit(file);
     this._track(async () => {
-      const result = await this.api.fail(file.id, detail);
-      const record = result?.record ?? result;
-      if (record?.error) {
+      const { record } = await this.api.fail(file.id, detail);
+      if (record.error) {
         file.state.error = String(record.error);
         this._emit(file);
       }
@@ -331,10 +355,10 @@ export class UploadEngine {
   // --- Progress -----------------------------------------------------------------------
 
   /**
-   * How a PUT of this file reports its bytes (see retry.js putWithRetry).
-   * @param {ReturnType<typeof newFile>} file
+   * How a PUT of this file reports its bytes (see put.js putWithRetry).
+   * @param {EngineFile} file
    * @param {number} key part number, 0 for a single PUT
-   * @returns {import("./retry.js").PutContext}
+   * @returns {import("./put.js").PutContext}
    */
   _putContext(file, key) {
     return {
@@ -349,7 +373,7 @@ export class UploadEngine {
     };
   }
 
-  /** @param {ReturnType<typeof newFile>} file @param {number} key @param {number} length */
+  /** @param {EngineFile} file @param {number} key @param {number} length */
   _partDone(file, key, length) {
     file.meter.finishPart(key, length);
     file.state.partsDone++;
@@ -358,7 +382,7 @@ export class UploadEngine {
 
   /**
    * Copy the meter into the state; tell the view and (throttled) the kernel.
-   * @param {ReturnType<typeof newFile>} file
+   * @param {EngineFile} file
    * @param {boolean} changed  emit even if `loaded` did not move
    */
   _refresh(file, changed) {
@@ -370,13 +394,13 @@ export class UploadEngine {
     this._reporter.update(file.id, loaded);
   }
 
-  /** @param {ReturnType<typeof newFile>} file @param {Partial<FileState>} patch */
+  /** @param {EngineFile} file @param {Partial<FileState>} patch */
   _set(file, patch) {
     Object.assign(file.state, patch);
     this._emit(file);
   }
 
-  /** @param {ReturnType<typeof newFile>} file */
+  /** @param {EngineFile} file */
   _emit(file) {
     try {
       this.onChange(file.id, { ...file.state });
@@ -386,28 +410,35 @@ export class UploadEngine {
   }
 }
 
+/** @typedef {ReturnType<typeof newFile>} EngineFile  one file of the engine */
+
 /**
  * @param {string} id
  * @param {Blob} blob
  * @param {() => number} now
  */
 function newFile(id, blob, now) {
-  let halt;
+  /** @type {() => void} */
+  let halt = () => {};
+  /** @type {Promise<void>} */
   const halted = new Promise((resolve) => { halt = resolve; });
   /** @type {FileState} */
   const state = {
     id, status: "queued", loaded: 0, total: blob.size, speed: 0, eta: null, error: "", partsDone: 0, partCount: 0,
   };
   return {
-    id, blob, state, halted, halt: /** @type {() => void} */ (halt),
+    id, blob, state, halted, halt,
     controller: new AbortController(), // aborts every request of the file at once
     stopped: false,
     meter: new TransferMeter(blob.size, now),
   };
 }
 
-/** @param {any} plan */
+/**
+ * @param {SignPlan} plan
+ * @returns {SignedRequest}
+ */
 function checkSingle(plan) {
-  if (plan?.mode !== "single" || !plan.url) throw new Error(`Unexpected "sign" answer: mode ${plan?.mode}.`);
+  if (plan.mode !== "single" || !plan.url) throw new Error(`Unexpected "sign" answer: mode ${plan.mode}.`);
   return plan;
 }

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { PartSigner, ProgressReporter, TransferMeter, partBounds, runParts, uploadParts } from "../src/parts.js";
-import { FakeClock, blobOf, tick } from "./engine-fakes.js";
+import { PartSigner, partBounds, runParts, uploadParts } from "../src/multipart.js";
+import { blobOf, signedPart, tick } from "./engine-fakes.js";
 
 test("partBounds slices parts and clips the last one", () => {
   assert.deepEqual(partBounds(25, 10, 1), [0, 10]);
@@ -68,7 +68,7 @@ test("PartSigner signs in batches just ahead of use, never everything", async ()
     batchSize: 4,
     signParts: async (numbers) => {
       requests.push(numbers);
-      return numbers.map((n) => ({ part_number: n, url: `u${n}` }));
+      return { parts: numbers.map((n) => signedPart(n, `u${n}`)) };
     },
   });
   assert.equal((await signer.get(1)).url, "u1");
@@ -91,7 +91,9 @@ test("PartSigner re-signs one part, and reports a part missing from the answer",
   const signer = new PartSigner({
     partCount: 3,
     batchSize: 3,
-    signParts: async (numbers) => numbers.filter((n) => n !== 2).map((n) => ({ part_number: n, url: `v${++version}` })),
+    signParts: async (numbers) => ({
+      parts: numbers.filter((n) => n !== 2).map((n) => signedPart(n, `v${++version}`)),
+    }),
   });
   const first = await signer.get(1);
   const again = await signer.resign(1);
@@ -106,7 +108,7 @@ test("a batch signed ahead that fails is not an unhandled rejection", async () =
     batchSize: 1,
     signParts: async (numbers) => {
       if (numbers[0] === 2) throw new Error("refused");
-      return numbers.map((n) => ({ part_number: n, url: "u" }));
+      return { parts: numbers.map((n) => signedPart(n, "u")) };
     },
   });
   await signer.get(1); // prefetches part 2, which fails with nobody waiting
@@ -115,7 +117,7 @@ test("a batch signed ahead that fails is not an unhandled rejection", async () =
 });
 
 test("uploadParts refuses a plan that does not fit the file", async () => {
-  const options = { concurrency: 2, batchSize: 2, signParts: async () => [], putPart: async () => "e",
+  const options = { concurrency: 2, batchSize: 2, signParts: async () => ({ parts: [] }), putPart: async () => "e",
     partDone: () => {}, shouldStop: () => false };
   await assert.rejects(uploadParts({ ...options, blob: blobOf(100), partSize: 10, partCount: 5 }), /Bad multipart plan/);
   await assert.rejects(uploadParts({ ...options, blob: blobOf(100), partSize: 10, partCount: 12 }), /Bad multipart plan/);
@@ -125,56 +127,7 @@ test("uploadParts refuses a plan that does not fit the file", async () => {
 test("uploadParts refuses a part signed for another length", async () => {
   await assert.rejects(uploadParts({
     blob: blobOf(25), partSize: 10, partCount: 3, concurrency: 1, batchSize: 3,
-    signParts: async (numbers) => numbers.map((n) => ({ part_number: n, url: "u", length: 10 })),
+    signParts: async (numbers) => ({ parts: numbers.map((n) => signedPart(n, "u", 10)) }),
     putPart: async () => "e", partDone: () => {}, shouldStop: () => false,
   }), /Part 3 was signed for 10 bytes but has 5/);
-});
-
-test("TransferMeter: loaded is stored + in flight, clipped; speed counts re-sent bytes", () => {
-  let t = 0;
-  const meter = new TransferMeter(100, () => t);
-  meter.start();
-  meter.setPart(1, 30);
-  meter.setPart(2, 20);
-  assert.equal(meter.loaded, 50);
-  meter.setPart(2, 0); // a failed try
-  assert.equal(meter.loaded, 30);
-  meter.finishPart(1, 30);
-  meter.setPart(3, 500);
-  assert.equal(meter.loaded, 100);
-  t = 1000;
-  meter.setPart(3, 500);
-  assert.equal(meter.speed, 550, "first sample taken as is: 30 + 20 + 500 bytes in 1 s");
-  t = 1100;
-  meter.setPart(4, 1000);
-  assert.equal(meter.speed, 550, "samples shorter than 200 ms wait");
-});
-
-test("ProgressReporter: immediate first send, then one trailing send per interval", async () => {
-  const clock = new FakeClock();
-  const sent = [];
-  const reporter = new ProgressReporter({ send: (u) => sent.push(u), intervalMs: 250, now: clock.now, sleep: clock.sleep });
-  reporter.update("a", 1);
-  reporter.update("a", 2);
-  reporter.update("b", 1);
-  assert.deepEqual(sent, [[{ upload_id: "a", loaded: 1 }]]);
-  await clock.advance(249);
-  assert.equal(sent.length, 1);
-  await clock.advance(1);
-  assert.deepEqual(sent[1], [{ upload_id: "a", loaded: 2 }, { upload_id: "b", loaded: 1 }]);
-  reporter.update("a", 2); // unchanged
-  await clock.advance(250);
-  assert.equal(sent.length, 2);
-  reporter.update("b", 9);
-  reporter.forget("b");
-  reporter.flush();
-  assert.equal(sent.length, 2, "a forgotten file is not sent");
-});
-
-test("ProgressReporter survives a send that throws or rejects", () => {
-  const clock = new FakeClock();
-  const reporter = new ProgressReporter({ send: () => { throw new Error("closed"); }, intervalMs: 0, now: clock.now, sleep: clock.sleep });
-  reporter.update("a", 1);
-  const rejecting = new ProgressReporter({ send: () => Promise.reject(new Error("x")), intervalMs: 0, now: clock.now, sleep: clock.sleep });
-  rejecting.update("a", 1);
 });

@@ -2,8 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   DEFAULT_RETRY, UploadFailure, backoffDelay, classifyError, classifyResponse, describeFailure, failureDetail,
-  parseS3Error,
-} from "../src/retry.js";
+  failureOf, parseS3Error,
+} from "../src/put.js";
+import { KernelTimeoutError } from "../src/protocol.js";
 import { TransportError } from "../src/transport.js";
 import { s3Error } from "./engine-fakes.js";
 
@@ -85,4 +86,14 @@ test("UploadFailure and describeFailure name the part and S3's words", () => {
   for (const reason of ["stall", "timeout", "internal"]) {
     assert.ok(describeFailure(failureDetail({ reason })).length > 10);
   }
+});
+
+test("failureOf: an UploadFailure's detail, a kernel timeout, anything else is internal", () => {
+  const failure = new UploadFailure({ reason: "stall", part_number: 3 });
+  assert.equal(failureOf(failure), failure.detail);
+  assert.deepEqual(failureOf(new KernelTimeoutError("sign", 60000)), failureDetail({
+    reason: "timeout", s3_message: 'The Python kernel did not answer "sign" within 60 s.',
+  }));
+  assert.deepEqual(failureOf(new TypeError("x is undefined")), failureDetail({ reason: "internal", s3_message: "x is undefined" }));
+  assert.equal(failureOf("plain").s3_message, "plain");
 });

@@ -1,17 +1,23 @@
 // @ts-check
 /**
- * Multipart helpers: where each part lies in the file, a pool that keeps
- * `concurrency` parts in flight, and lazy batch signing of part URLs.
+ * This file owns the parts of a multipart upload: where each part lies in the file,
+ * the pool that keeps `concurrency` parts in flight, and the lazy batch signing of
+ * their URLs. One part's PUT and its retries are put.js's.
  */
 
 /**
- * @typedef {object} SignedPart  one entry of a "sign-parts" result
- * @property {number} part_number
- * @property {number} [length]
- * @property {string} [method]
- * @property {string} url
- * @property {Record<string, string>} [headers]
+ * One entry of a "sign-parts" result: the signed PUT of a part and the bytes it must carry.
+ * @typedef {import("./put.js").SignedRequest & {part_number: number, length: number}} SignedPart
  */
+
+/**
+ * The result of a "sign-parts" request (see _protocol.py).
+ * @typedef {{parts: SignedPart[]}} SignedParts
+ */
+
+/** @typedef {(partNumbers: number[]) => Promise<SignedParts>} SignParts */
+
+/** @typedef {import("./put.js").PutJob & {partNumber: number}} PartJob  a part's PUT */
 
 /**
  * Byte range [start, end) of a part (1-based), clipped to the file size.
@@ -63,8 +69,8 @@ export async function runParts({ partCount, concurrency, runPart, shouldStop = (
  * @param {number} options.partCount
  * @param {number} options.concurrency
  * @param {number} options.batchSize
- * @param {(partNumbers: number[]) => Promise<SignedPart[]>} options.signParts
- * @param {(job: import("./retry.js").PutJob) => Promise<string>} options.putPart  -> ETag
+ * @param {SignParts} options.signParts   one "sign-parts" request
+ * @param {(job: PartJob) => Promise<string>} options.putPart  -> ETag
  * @param {(partNumber: number, length: number) => void} options.partDone
  * @param {() => boolean} options.shouldStop
  * @returns {Promise<{part_number: number, etag: string}[]>} in part order
@@ -77,11 +83,12 @@ export async function uploadParts({ blob, partSize, partCount, concurrency, batc
   }
   const signer = new PartSigner({ signParts, partCount, batchSize });
   const etags = new Array(partCount);
+  /** @param {number} n */
   const runPart = async (n) => {
     const signed = await signer.get(n);
     if (shouldStop()) return;
     const [start, end] = partBounds(blob.size, partSize, n);
-    if (signed.length != null && signed.length !== end - start) {
+    if (signed.length !== end - start) {
       throw new Error(`Part ${n} was signed for ${signed.length} bytes but has ${end - start}.`);
     }
     etags[n - 1] = await putPart({
@@ -107,8 +114,7 @@ export async function uploadParts({ blob, partSize, partCount, concurrency, batc
  */
 export class PartSigner {
   /**
-   * @param {{signParts: (partNumbers: number[]) => Promise<SignedPart[]>,
-   *          partCount: number, batchSize: number}} options
+   * @param {{signParts: SignParts, partCount: number, batchSize: number}} options
    */
   constructor({ signParts, partCount, batchSize }) {
     this.signParts = signParts;
@@ -129,7 +135,9 @@ export class PartSigner {
     while (this.frontier <= n) this._requestBatch();
     const ahead = this.frontier - 1 - n;
     if (ahead < Math.ceil(this.batchSize / 2) && this.frontier <= this.partCount) this._requestBatch();
-    return this.signed.get(n);
+    const signed = this.signed.get(n);
+    if (!signed) throw new Error(`Part ${n} was taken after it was stored.`);
+    return signed;
   }
 
   /**
@@ -138,7 +146,7 @@ export class PartSigner {
    * @returns {Promise<SignedPart>}
    */
   resign(n) {
-    const entry = this._track(this.signParts([n]).then((parts) => pick(parts, n)));
+    const entry = this._track(this.signParts([n]).then((result) => pick(result, n)));
     this.signed.set(n, entry);
     return entry;
   }
@@ -157,7 +165,7 @@ export class PartSigner {
     for (let n = this.frontier; n <= last; n++) numbers.push(n);
     this.frontier = last + 1;
     const batch = this.signParts(numbers);
-    for (const n of numbers) this.signed.set(n, this._track(batch.then((parts) => pick(parts, n))));
+    for (const n of numbers) this.signed.set(n, this._track(batch.then((result) => pick(result, n))));
   }
 
   /**
@@ -173,145 +181,12 @@ export class PartSigner {
 }
 
 /**
- * @param {SignedPart[]} parts
+ * @param {SignedParts} result
  * @param {number} n
  * @returns {SignedPart}
  */
-function pick(parts, n) {
-  const part = (parts || []).find((p) => p.part_number === n);
+function pick(result, n) {
+  const part = result.parts.find((p) => p.part_number === n);
   if (!part) throw new Error(`The kernel's "sign-parts" answer has no URL for part ${n}.`);
   return part;
-}
-
-const SPEED_WINDOW_MS = 2000; // time constant of the speed average
-const SPEED_MIN_SAMPLE_MS = 200; // shorter samples are mostly timer noise
-
-/**
- * The byte counts of one file: stored parts plus each part's current try (key 0
- * for a single PUT). `loaded` drops when a try fails, since its bytes go again;
- * `speed` counts every byte put on the wire, retries included, averaged with an
- * exponential weight over ~2 s: steady enough to read, quick to follow a change.
- */
-export class TransferMeter {
-  /**
-   * @param {number} total
-   * @param {() => number} now
-   */
-  constructor(total, now) {
-    this.total = total;
-    this.now = now;
-    /** @type {Map<number, number>} part -> bytes of its current try */
-    this.inflight = new Map();
-    this.stored = 0;
-    this.sent = 0;
-    this.speed = 0;
-    this.measured = false;
-    /** @type {{t: number, sent: number} | null} */
-    this.sample = null;
-  }
-
-  /** Bytes stored or in flight, never above total. */
-  get loaded() {
-    let loaded = this.stored;
-    for (const bytes of this.inflight.values()) loaded += bytes;
-    return Math.min(loaded, this.total);
-  }
-
-  /** Seconds left at the current speed, null when unknown. */
-  get eta() {
-    return this.speed > 0 ? (this.total - this.loaded) / this.speed : null;
-  }
-
-  /** Start measuring speed from now (the first byte is about to go). */
-  start() {
-    this.sample = { t: this.now(), sent: this.sent };
-  }
-
-  /**
-   * @param {number} key part number, 0 for a single PUT
-   * @param {number} bytes sent by its current try
-   */
-  setPart(key, bytes) {
-    const before = this.inflight.get(key) ?? 0;
-    this.inflight.set(key, bytes);
-    if (bytes > before) this.sent += bytes - before;
-    this._sampleSpeed();
-  }
-
-  /** @param {number} key @param {number} length */
-  finishPart(key, length) {
-    this.inflight.delete(key);
-    this.stored += length;
-  }
-
-  _sampleSpeed() {
-    const t = this.now();
-    if (!this.sample) this.sample = { t, sent: this.sent };
-    const dt = t - this.sample.t;
-    if (dt < SPEED_MIN_SAMPLE_MS) return;
-    const rate = ((this.sent - this.sample.sent) * 1000) / dt;
-    this.speed = this.measured ? this.speed + (1 - Math.exp(-dt / SPEED_WINDOW_MS)) * (rate - this.speed) : rate;
-    this.measured = true;
-    this.sample = { t, sent: this.sent };
-  }
-}
-
-/**
- * Coalesces byte counts for the kernel: at most one `send(updates)` per
- * `intervalMs` for all files together (at once when the last send is old enough,
- * else one trailing send), carrying only the counts that changed since sent.
- */
-export class ProgressReporter {
-  /**
-   * @param {{send: (updates: {upload_id: string, loaded: number}[]) => any,
-   *          intervalMs: number, now: () => number, sleep: (ms: number) => Promise<void>}} options
-   */
-  constructor({ send, intervalMs, now, sleep }) {
-    this.send = send;
-    this.intervalMs = intervalMs;
-    this.now = now;
-    this.sleep = sleep;
-    /** @type {Map<string, number>} counts not sent yet */
-    this.latest = new Map();
-    /** @type {Map<string, number>} counts the kernel has */
-    this.reported = new Map();
-    this.lastSent = -Infinity;
-    this.scheduled = false;
-  }
-
-  /** @param {string} id @param {number} loaded */
-  update(id, loaded) {
-    this.latest.set(id, loaded);
-    if (this.scheduled) return;
-    const wait = this.lastSent + this.intervalMs - this.now();
-    if (wait <= 0) return this.flush();
-    this.scheduled = true;
-    Promise.resolve(this.sleep(wait)).then(() => {
-      this.scheduled = false;
-      this.flush();
-    });
-  }
-
-  /** Never send this file's count again (it was cancelled or forgotten). @param {string} id */
-  forget(id) {
-    this.latest.delete(id);
-    this.reported.delete(id);
-  }
-
-  /** Send the pending counts now (also used when a file finishes). */
-  flush() {
-    this.lastSent = this.now();
-    const updates = [];
-    for (const [id, loaded] of this.latest) {
-      if (this.reported.get(id) !== loaded) updates.push({ upload_id: id, loaded });
-      this.reported.set(id, loaded);
-    }
-    this.latest.clear();
-    if (!updates.length) return;
-    try {
-      Promise.resolve(this.send(updates)).catch(() => {}); // best effort: the next count supersedes it
-    } catch {
-      // same
-    }
-  }
 }

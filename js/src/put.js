@@ -1,8 +1,11 @@
 // @ts-check
 /**
- * Retry policy for S3 PUTs: what to do with an answer (or a missing one), and how
- * long to wait before trying again. Pure functions; no I/O.
+ * This file owns one PUT of one body to S3 (a single PUT or one part) until S3 stores it:
+ * what each answer, or missing answer, means, when to try again and how long to wait,
+ * and the failure detail the kernel hears when a file fails. The request itself goes
+ * through an injected transport (transport.js in the browser, fakes in node tests).
  */
+import { KernelTimeoutError } from "./protocol.js";
 import { TransportError } from "./transport.js";
 
 /** @typedef {{attempts: number, baseDelayMs: number, maxDelayMs: number}} RetryOptions */
@@ -14,9 +17,14 @@ export const DEFAULT_RETRY = Object.freeze({ attempts: 4, baseDelayMs: 500, maxD
 export const DEFAULT_MAX_RESIGNS = 3;
 
 /**
+ * One of protocol.js FAILURE_REASONS.
+ * @typedef {"network" | "http" | "stall" | "etag-unreadable" | "timeout" | "internal"} FailureReason
+ */
+
+/**
  * What the engine tells the kernel when a file fails (the `error` of a "fail" request).
  * @typedef {object} FailureDetail
- * @property {string} reason        one of protocol.js FAILURE_REASONS
+ * @property {FailureReason} reason
  * @property {number} status        the HTTP status, 0 when there was none
  * @property {string} s3_code       <Code> of S3's XML error body, "" when none
  * @property {string} s3_message    <Message> of S3's XML error body, "" when none
@@ -31,7 +39,7 @@ export const DEFAULT_MAX_RESIGNS = 3;
 
 /** A file failed for a reason the kernel should hear about (via `api.fail`). */
 export class UploadFailure extends Error {
-  /** @param {Partial<FailureDetail> & {reason: string}} detail */
+  /** @param {Partial<FailureDetail> & {reason: FailureReason}} detail */
   constructor(detail) {
     const full = failureDetail(detail);
     super(describeFailure(full));
@@ -43,7 +51,7 @@ export class UploadFailure extends Error {
 
 /**
  * A complete FailureDetail from a partial one.
- * @param {Partial<FailureDetail> & {reason: string}} detail
+ * @param {Partial<FailureDetail> & {reason: FailureReason}} detail
  * @returns {FailureDetail}
  */
 export function failureDetail(detail) {
@@ -54,6 +62,19 @@ export function failureDetail(detail) {
     s3_message: detail.s3_message ?? "",
     part_number: detail.part_number ?? null,
   };
+}
+
+/**
+ * The detail the kernel hears for an error that ended a file (other than a KernelError:
+ * the kernel refused, so it knows): an UploadFailure's own, "timeout" when the kernel did
+ * not answer, else "internal" (a bug: its message goes in s3_message, the only free text).
+ * @param {unknown} error
+ * @returns {FailureDetail}
+ */
+export function failureOf(error) {
+  if (error instanceof UploadFailure) return error.detail;
+  if (error instanceof KernelTimeoutError) return failureDetail({ reason: "timeout", s3_message: error.message });
+  return failureDetail({ reason: "internal", s3_message: String(/** @type {any} */ (error)?.message ?? error) });
 }
 
 /**
@@ -89,6 +110,7 @@ function xmlText(xml, tag) {
   return match ? decodeXmlEntities(match[1].trim()) : "";
 }
 
+/** @type {Record<string, string>} */
 const ENTITIES = { lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" };
 
 /** @param {string} text */
@@ -178,12 +200,17 @@ export class Stopped extends Error {
 }
 
 /**
+ * A signed request as the kernel sends it ("sign" for a single PUT, "sign-parts" for a part).
+ * @typedef {{method: string, url: string, headers: Record<string, string>}} SignedRequest
+ */
+
+/**
  * @typedef {object} PutJob  one body to store: a single PUT or one part
  * @property {number | null} partNumber   null for a single PUT
  * @property {number} length
  * @property {() => Blob} body            called for each try (a part is sliced lazily)
- * @property {{url: string, method?: string, headers?: Record<string, string>}} signed
- * @property {() => Promise<{url: string, method?: string, headers?: Record<string, string>}>} resign
+ * @property {SignedRequest} signed
+ * @property {() => Promise<SignedRequest>} resign  signs the same body again (its URL expired)
  */
 
 /**
@@ -238,7 +265,7 @@ export async function putWithRetry(job, ctx) {
 /**
  * One PUT, turned into a verdict.
  * @param {PutJob} job
- * @param {PutJob["signed"]} signed
+ * @param {SignedRequest} signed
  * @param {PutContext} ctx
  * @returns {Promise<{verdict: Verdict, etag: string | null, status: number}>}
  */
@@ -248,8 +275,8 @@ async function putOnce(job, signed, ctx) {
   try {
     const response = await ctx.transport.put({
       url: signed.url,
-      method: signed.method || "PUT",
-      headers: signed.headers || {},
+      method: signed.method,
+      headers: signed.headers,
       body: job.body(),
       signal: ctx.signal,
       stallTimeoutMs: ctx.stallTimeoutMs,

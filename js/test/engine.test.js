@@ -1,10 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { KernelError, KernelTimeoutError } from "../src/protocol.js";
+import { FAILURE_REASONS, KernelError, KernelTimeoutError, Rpc } from "../src/protocol.js";
+import { kernelApi } from "../src/engine.js";
 import { TransportError } from "../src/transport.js";
 import {
-  FakeClock, FakeTransport, ManualTransport, blobOf, fakeApi, makeEngine, multipartPlan, partOf, s3Error, tick,
-  waitFor,
+  FakeClock, FakeTransport, ManualTransport, blobOf, fakeApi, fakeRecord, makeEngine, multipartPlan, partOf, s3Error,
+  signedPart, tick, waitFor,
 } from "./engine-fakes.js";
 
 /** One engine, one file, run to the end. */
@@ -311,7 +312,7 @@ test("a cancel while completing: the late answer does not mark it done", async (
   engine.add("u1", blobOf(10));
   await waitFor(() => api.calls.complete.length === 1, "complete");
   engine.cancel("u1");
-  finish({ record: { status: "done" } });
+  finish({ record: fakeRecord("u1", { status: "done" }, 10) });
   await engine.whenIdle();
   assert.equal(engine.state("u1").status, "cancelled");
   assert.deepEqual(api.calls.cancel, ["u1"]);
@@ -373,7 +374,7 @@ test("at most maxActiveFiles files at once, in the order they were added", async
     api.calls.complete.push({ id, payload });
     await tick();
     active--;
-    return {};
+    return { record: fakeRecord(id, { status: "done" }, 10) };
   };
   const engine = makeEngine({ api, transport, maxActiveFiles: 2 });
   const ids = ["f1", "f2", "f3", "f4", "f5"];
@@ -463,6 +464,64 @@ test("a kernel timeout is reported as reason timeout", async () => {
   const { api, state } = await runOne({ apiOverrides: { sign: async () => { throw new KernelTimeoutError("sign", 600000); } } });
   assert.equal(api.calls.fail[0].error.reason, "timeout");
   assert.equal(state.error, "kernel words for timeout");
+});
+
+test("a kernel error or timeout in sign, sign-parts or complete ends the file in error", async () => {
+  const refusals = {
+    KernelError: () => new KernelError({ code: "internal", message: "refused" }),
+    KernelTimeoutError: (kind) => new KernelTimeoutError(kind, 600000),
+  };
+  for (const method of ["sign", "signParts", "complete"]) {
+    for (const [name, refusal] of Object.entries(refusals)) {
+      const { api, engine, state } = await runOne({
+        size: 30, plan: multipartPlan(30, 10), apiOverrides: { [method]: async () => { throw refusal(method); } },
+      });
+      const what = `${name} from ${method}`;
+      assert.equal(state.status, "error", what);
+      assert.equal(engine.totals().failed, 1, what);
+      if (name === "KernelError") {
+        assert.equal(state.error, "refused", what);
+        assert.equal(api.calls.fail.length, 0, `${what}: the kernel already marked its record`);
+      } else {
+        assert.deepEqual(api.calls.fail.map((c) => c.error.reason), ["timeout"], what);
+      }
+    }
+  }
+});
+
+test("a kernel error while re-signing an expired URL ends the file in error", async () => {
+  const expired = { status: 403, etag: null, body: s3Error("AccessDenied", "Request has expired") };
+  const refused = async () => { throw new KernelError({ code: "unknown-upload", message: "gone" }); };
+  // A single PUT is re-signed with "sign", a part with "sign-parts".
+  for (const [plan, method] of [[undefined, "sign"], [multipartPlan(20, 10), "signParts"]]) {
+    const transport = new FakeTransport(() => expired);
+    const api = fakeApi({ plans: plan ? { u1: plan } : {}, transport });
+    const first = api[method];
+    api[method] = (...args) => (api.calls[method].length ? refused() : first(...args));
+    const engine = makeEngine({ api, transport });
+    engine.add("u1", blobOf(20));
+    await engine.whenIdle();
+    assert.equal(engine.state("u1").status, "error", method);
+    assert.equal(engine.state("u1").error, "gone", method);
+    assert.equal(api.calls.complete.length, 0);
+  }
+});
+
+test("every reason the engine sends with fail is one of FAILURE_REASONS, and each is used", async () => {
+  const cases = [
+    { respond: () => new TransportError("network") },
+    { respond: () => ({ status: 400, etag: null, body: "" }) },
+    { respond: () => new TransportError("stall") },
+    { plan: multipartPlan(20, 10), respond: () => ({ status: 200, etag: null, body: "" }) },
+    { apiOverrides: { sign: async () => { throw new KernelTimeoutError("sign", 1000); } } },
+    { apiOverrides: { sign: async () => ({ mode: "weird" }) } },
+  ];
+  const reasons = new Set();
+  for (const options of cases) {
+    const { api } = await runOne({ size: 20, ...options });
+    api.calls.fail.forEach((c) => reasons.add(c.error.reason));
+  }
+  assert.deepEqual([...reasons].sort(), [...FAILURE_REASONS].sort());
 });
 
 test("an unexpected error is reported as internal; local words stay if fail is refused", async () => {
@@ -576,4 +635,55 @@ test("speed is smoothed and eta follows it", async () => {
   assert.equal(totals.active, 1);
   assert.equal(totals.loaded, 4000);
   assert.ok(Math.abs(totals.eta - 3) < 0.01);
+});
+
+// --- The kernel api over Rpc ---------------------------------------------------------------
+
+test("kernelApi sends each call as one protocol message and resolves with its result", async () => {
+  const sent = [];
+  const rpc = new Rpc({ send: (msg) => sent.push(msg) }, { idPrefix: "t" });
+  const api = kernelApi(rpc);
+  const answer = (result) => {
+    const { id, kind } = sent.at(-1);
+    rpc.handle({ id, kind: `${kind}-response`, ok: true, result });
+  };
+  const record = fakeRecord("u1", { status: "done" }, 10);
+  const calls = [
+    [() => api.sign("u1"), { kind: "sign", args: { upload_id: "u1" } }, multipartPlan(10, 5)],
+    [() => api.signParts("u1", [1, 2]), { kind: "sign-parts", args: { upload_id: "u1", part_numbers: [1, 2] } },
+      { parts: [signedPart(1, "a", 5), signedPart(2, "b", 5)] }],
+    [() => api.complete("u1", { etag: '"e"' }), { kind: "complete", args: { upload_id: "u1", etag: '"e"' } }, { record }],
+    [() => api.fail("u1", { reason: "network" }), { kind: "fail", args: { upload_id: "u1", error: { reason: "network" } } },
+      { record }],
+    [() => api.cancel("u1"), { kind: "cancel", args: { upload_id: "u1" } }, { record }],
+  ];
+  for (const [call, message, result] of calls) {
+    const pending = call();
+    assert.deepEqual(sent.at(-1), { id: `t-${sent.length}`, ...message });
+    answer(result);
+    assert.deepEqual(await pending, result);
+  }
+  api.progress([{ upload_id: "u1", loaded: 5 }]);
+  assert.deepEqual(sent.at(-1), { kind: "progress", updates: [{ upload_id: "u1", loaded: 5 }] });
+  assert.equal(rpc.pending.size, 0);
+});
+
+test("a kernel answering ok: false over the Rpc ends the file in error with its words", async () => {
+  let rpc;
+  const kernel = ({ id, kind, args }) => {
+    if (!id) return; // a notification
+    const answer = kind === "sign"
+      ? { ok: true, result: multipartPlan(30, 10) }
+      : { ok: false, error: { code: "internal", message: `${kind} broke.`, hint: "Run the cell again." } };
+    setImmediate(() => rpc.handle({ id, kind: `${kind}-response`, ...answer }));
+  };
+  rpc = new Rpc({ send: kernel });
+  const transport = new FakeTransport();
+  const engine = makeEngine({ api: kernelApi(rpc), transport });
+  engine.add("u1", blobOf(30));
+  await engine.whenIdle();
+  assert.equal(engine.state("u1").status, "error");
+  assert.equal(engine.state("u1").error, "sign-parts broke. Run the cell again.");
+  assert.equal(transport.puts.length, 0);
+  assert.equal(rpc.pending.size, 0);
 });
