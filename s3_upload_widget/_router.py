@@ -118,4 +118,4 @@ def internal_error(kind: str, exc: BaseException) -> UploadError:
 
 def error_reply(request_id: object, kind: str, err: UploadError) -> dict:
     """The answer to a request whose handler raised ``err``."""
-    return P.error_response(request_id, kind, err.code, err.message, err.hint)
+    return P.error_response(request_id, kind, **err.as_dict())
