@@ -7,7 +7,14 @@
 from ._cors import check_cors, configure_cors
 from ._errors import UploadError
 from ._local import LocalS3
-from ._widget import S3UploadWidget
+from ._widget import InvalidOption, S3UploadWidget
 
-__all__ = ["LocalS3", "S3UploadWidget", "UploadError", "check_cors", "configure_cors"]
+__all__ = [
+    "InvalidOption",
+    "LocalS3",
+    "S3UploadWidget",
+    "UploadError",
+    "check_cors",
+    "configure_cors",
+]
 __version__ = "0.1.0"

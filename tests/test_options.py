@@ -15,7 +15,7 @@ from s3_upload_widget._options import (
     normalize_prefix,
     validate_key_template,
 )
-from s3_upload_widget._widget import InvalidOption
+from s3_upload_widget import InvalidOption
 
 MiB = 1024**2
 GiB = 1024**3
