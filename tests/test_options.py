@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import traitlets
 
-from s3_upload_widget import S3UploadWidget
+from s3_upload_widget import InvalidOption, S3UploadWidget
 from s3_upload_widget._options import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MULTIPART_THRESHOLD,
@@ -15,7 +15,6 @@ from s3_upload_widget._options import (
     normalize_prefix,
     validate_key_template,
 )
-from s3_upload_widget import InvalidOption
 
 MiB = 1024**2
 GiB = 1024**3
