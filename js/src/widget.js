@@ -47,7 +47,8 @@ class Controller {
     this.engine = new UploadEngine({
       api: kernelApi(this.rpc),
       transport: xhrTransport,
-      concurrency: model.get("concurrency") || 4,
+      // The kernel checked it (1..6) and always syncs it: its default is written there.
+      concurrency: model.get("concurrency"),
       onChange: (id, state) => this._broadcast((view) => view.updateFile(id, state)),
     });
     /** @param {any} msg */
@@ -55,7 +56,7 @@ class Controller {
     model.on("msg:custom", this._onMessage);
     // The engine reads these per file: a change in Python applies to the next file.
     this._onConcurrency = () => {
-      const concurrency = model.get("concurrency") || 4;
+      const concurrency = model.get("concurrency");
       this.engine.concurrency = concurrency;
       this.engine.signBatchSize = concurrency;
     };
