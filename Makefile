@@ -50,8 +50,8 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 lint: install
-	$(VENV)/bin/ruff check s3_upload_widget tests benchmarks notebooks
-	$(VENV)/bin/ruff format --check s3_upload_widget tests benchmarks notebooks
+	$(VENV)/bin/ruff check s3_upload_widget tests benchmarks tools notebooks
+	$(VENV)/bin/ruff format --check s3_upload_widget tests benchmarks tools notebooks
 
 typecheck: $(JS_STAMP)
 	cd js && npm run typecheck
@@ -63,7 +63,7 @@ test-py: install $(BUNDLE) $(S3RVER_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install chromium
-	$(PY) benchmarks/run.py
+	$(PY) -m benchmarks.run
 
 clean:
 	rm -rf $(VENV) js/node_modules tests/s3rver/node_modules s3_upload_widget/static .pytest_cache

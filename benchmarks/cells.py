@@ -5,7 +5,8 @@ e2e tests.
 The widget notebook instruments the widget from the outside, for the benchmark only:
 - status transitions of every record (``w.observe(names="uploads")``), wall clock;
 - ``on_upload`` callback time;
-- the kernel's handler time of each request kind (wrapping the session's handler table);
+- the kernel's handler time of each request kind (wrapping the session router's handler
+  table);
 - ``Signer.presign_part`` and ``Signer.complete_multipart`` (wrapping the signer when
   the session creates it, so signing stays lazy as for a user);
 - ``client.complete_multipart_upload`` (moto's assembly of the parts, seen from boto3).
@@ -71,13 +72,12 @@ def make_widget(bucket, **kw):
     w.observe(on_uploads, names="uploads")
     w.on_upload(lambda r: rec["done_cb"].append({"t": time.time(), "key": r["key"]}))
     session = w._session
-    for kind in list(session._handlers):
+    handlers = session._router._handlers  # kind -> handler (s3_upload_widget/_router.py)
+    for kind in list(handlers):
         count = None
         if kind == _P.SIGN_PARTS:
             count = lambda args: len(args.get("part_numbers") or [])
-        session._handlers[kind] = _timed(
-            session._handlers[kind], rec["handlers"].setdefault(kind, []), count
-        )
+        handlers[kind] = _timed(handlers[kind], rec["handlers"].setdefault(kind, []), count)
     make_signer = session._signer_factory
 
     def instrumented_signer():

@@ -1,6 +1,9 @@
-"""Measuring helpers for benchmarks/run.py: moto in its own process with a request log,
-/proc readings (memory, CPU) of the kernel, the Jupyter server and Chromium's processes,
-test files, statistics. Nothing here talks to anything but 127.0.0.1."""
+"""What the benchmark measures with: moto in its own process with a request log, /proc
+readings (memory, CPU) of the kernel, the Jupyter server and Chromium's processes, test
+files, statistics.
+
+Nothing here talks to anything but 127.0.0.1.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +20,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.e2e.s3_servers import MotoS3Server
+from tests.e2e.support import make_random_file, sha256_file
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 WORK_DIR = BENCH_DIR / "_work"
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from tests.e2e.harness import MotoS3Server, make_random_file, sha256_file  # noqa: E402
 
 MiB = 1024**2
 GiB = 1024**3
@@ -308,7 +310,8 @@ class MemorySampler:
 
 class RemoteMoto(MotoS3Server):
     """The harness's MotoS3Server API (client, make_bucket, kernel_env, ...) for a moto
-    server running in its own process (benchmarks/moto_server.py) with a request log."""
+    server running in its own process (``python -m benchmarks.moto_server``) with a request
+    log."""
 
     def start(self) -> RemoteMoto:
         env = {
@@ -318,7 +321,8 @@ class RemoteMoto(MotoS3Server):
         }
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
         self.proc = subprocess.Popen(
-            [sys.executable, str(BENCH_DIR / "moto_server.py")],
+            [sys.executable, "-m", "benchmarks.moto_server"],
+            cwd=REPO_ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -1,6 +1,7 @@
 """moto's S3 server in its own process, with a request log (benchmark-only).
 
-Run by ``benchmarks/measure.py`` (``RemoteMoto``), not by hand. Why a separate process:
+Run by ``benchmarks/measure.py`` (``RemoteMoto``) as ``python -m benchmarks.moto_server``
+from the repo root, not by hand. Why a separate process:
 moto is pure Python, so in the benchmark's own process it would share the GIL with the
 Playwright driver, the memory sampler and the signing micro-benchmark, and its CPU time
 could not be told apart. Here ``/proc/PID`` of this process is moto and nothing else.
@@ -23,14 +24,10 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 from urllib.parse import parse_qs
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-# The harness sets MOTO_DISABLE_GLOBAL_CORS before moto is imported: bucket CORS applies.
-from tests.e2e.harness import MotoS3Server  # noqa: E402
+# LocalS3's server, moto's global CORS off: bucket CORS rules apply as on AWS.
+from tests.e2e.s3_servers import MotoS3Server
 
 LOG_PATH = "/__bench__/log"
 COUNT_PATH = "/__bench__/count"
@@ -104,10 +101,7 @@ class RequestLog:
 
 def main() -> None:
     server = MotoS3Server().start()
-    werkzeug_server = server._server._server  # ThreadedMotoServer -> BaseWSGIServer
-    # The request handler reads self.server.app per request: wrapping it now applies to
-    # every request from here on.
-    werkzeug_server.app = RequestLog(werkzeug_server.app)
+    server.wrap_app(RequestLog)  # every request from here on is logged
     print(f"ENDPOINT {server.endpoint_url}", flush=True)
 
     stop = threading.Event()

@@ -1,4 +1,4 @@
-"""LocalS3: an S3-compatible server on 127.0.0.1 (moto's), for demos and tests.
+"""LocalS3, and the moto S3 servers on 127.0.0.1 that it and the test harness start.
 
     from s3_upload_widget import LocalS3, S3UploadWidget
 
@@ -12,6 +12,10 @@ Not for real data: objects live in this Python process's memory and are gone whe
 server stops or the kernel exits. moto does not check signatures, expiry or signed
 headers: test security against a real S3 (or a verifying server), not against this.
 Needs the ``local`` extra: ``pip install "s3-upload-widget[local]"``.
+
+The browser tests' and benchmarks' moto server (tests/e2e/s3_servers.py) is made of the
+same parts: `start_moto_server`, `loopback_client`, `create_bucket`, `cors_is_enforced`,
+`stop_moto_server`.
 """
 
 from __future__ import annotations
@@ -27,9 +31,18 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
+from ._client import error_code
 from ._cors import configure_cors, validate_origin
 
-__all__ = ["DEFAULT_ORIGINS", "LocalS3", "loopback_client"]
+__all__ = [
+    "DEFAULT_ORIGINS",
+    "LocalS3",
+    "cors_is_enforced",
+    "create_bucket",
+    "loopback_client",
+    "start_moto_server",
+    "stop_moto_server",
+]
 
 DEFAULT_ORIGINS = (
     "http://localhost:*",
@@ -43,9 +56,9 @@ DEFAULT_ORIGINS = (
 
 _INSTALL_HINT = 'LocalS3 needs moto\'s server: pip install "s3-upload-widget[local]"'
 
-# Every server LocalS3 started and has not stopped, so that they stop at exit. It holds
-# the moto servers, never the LocalS3 objects: dropping a LocalS3 doesn't stop its server
-# (a widget may still use its client), and this registry keeps no LocalS3 alive.
+# Every server start_moto_server started and nobody stopped, so that they stop at exit.
+# It holds the moto servers, never the LocalS3 objects: dropping a LocalS3 doesn't stop
+# its server (a widget may still use its client), and this registry keeps no LocalS3 alive.
 _servers: dict[int, object] = {}
 # moto keeps all its S3 data in one in-process store shared by every moto server of the
 # process: count the live LocalS3 per bucket so stop() only deletes a bucket nobody uses.
@@ -130,6 +143,72 @@ def _stop_all() -> None:
             _shutdown(server)
 
 
+def start_moto_server(port: int = 0) -> tuple[Any, str]:
+    """Start moto's S3 server on 127.0.0.1 in a thread of this process; return it and its
+    endpoint URL (``http://127.0.0.1:PORT``).
+
+    ``port`` 0 picks a free port; a busy one is an OSError, not a hang. moto's "allow
+    every origin" CORS is turned off first (see `_disable_moto_global_cors`) and its
+    per-request log kept quiet. The server stops at exit unless `stop_moto_server`
+    stopped it before.
+    """
+    threaded_moto_server = _import_moto_server()
+    _quiet_request_log()
+    if port:
+        _check_port_free(port)
+    server = threaded_moto_server(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    with _lock:
+        _servers[id(server)] = server
+    try:
+        host, real_port = server.get_host_and_port()
+    except BaseException:
+        stop_moto_server(server)
+        raise
+    return server, f"http://{host}:{real_port}"
+
+
+def stop_moto_server(server) -> None:
+    """Stop a server `start_moto_server` started and close its socket (idempotent)."""
+    with _lock:
+        running = _servers.pop(id(server), None)
+    if running is not None:
+        _shutdown(running)
+
+
+def create_bucket(client, bucket: str) -> None:
+    """Create ``bucket``; it may exist already (moto's store is shared by the process)."""
+    try:
+        client.create_bucket(Bucket=bucket)
+    except Exception as exc:
+        if error_code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+
+
+def cors_is_enforced(endpoint_url: str, bucket: str) -> bool:
+    """Whether the server refuses a CORS preflight from an origin no rule names, as S3
+    does. moto with its global CORS on answers every origin (even with a 403, for a
+    bucket that does not exist), and CORS mistakes then go unseen."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{endpoint_url}/{bucket}/s3-upload-widget-cors-probe",
+        method="OPTIONS",
+        headers={
+            "Origin": "http://cors-probe.invalid",
+            "Access-Control-Request-Method": "PUT",
+        },
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback
+    try:
+        with opener.open(request, timeout=5) as response:
+            allowed = response.headers.get("Access-Control-Allow-Origin")
+    except urllib.error.HTTPError as exc:  # 403: refused, as S3 would, if no allow header
+        allowed = exc.headers.get("Access-Control-Allow-Origin")
+    return not allowed
+
+
 def loopback_client(
     endpoint_url: str,
     access_key: str,
@@ -205,23 +284,15 @@ class LocalS3:
         if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an int 0..65535 (0: any free port), got {port!r}")
 
-        ThreadedMotoServer = _import_moto_server()
-        _quiet_request_log()
-        if port:
-            _check_port_free(port)
-
         self.bucket = bucket
         self.origins = origin_list
         self._stopped = False
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        self._server.start()
-        with _lock:
-            _servers[id(self._server)] = self._server
+        self._server, self.endpoint_url = start_moto_server(port)
         try:
-            host, real_port = self._server.get_host_and_port()
-            self.port: int = real_port
-            self.endpoint_url = f"http://{host}:{real_port}"
-            self.client = self._make_client()
+            self.port: int = int(self.endpoint_url.rsplit(":", 1)[1])
+            self.client = loopback_client(
+                self.endpoint_url, self.access_key, self.secret_key, region=self.region
+            )
             self._create_bucket()
         except BaseException:
             self._stop_server()
@@ -230,18 +301,8 @@ class LocalS3:
             _bucket_users[bucket] = _bucket_users.get(bucket, 0) + 1
 
     # -- setup ---------------------------------------------------------------------------
-    def _make_client(self):
-        return loopback_client(
-            self.endpoint_url, self.access_key, self.secret_key, region=self.region
-        )
-
     def _create_bucket(self) -> None:
-        try:
-            self.client.create_bucket(Bucket=self.bucket)
-        except Exception as exc:  # shared moto store: another LocalS3 may have made it
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-            if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                raise
+        create_bucket(self.client, self.bucket)
         configure_cors(self.bucket, self.origins, client=self.client)
         self._check_cors_is_enforced()
 
@@ -249,23 +310,7 @@ class LocalS3:
         """Warn if moto answers a preflight from an origin the rule doesn't allow."""
         if any(o == "*" for o in self.origins):
             return
-        import urllib.request
-
-        request = urllib.request.Request(
-            f"{self.endpoint_url}/{self.bucket}/s3-upload-widget-cors-probe",
-            method="OPTIONS",
-            headers={
-                "Origin": "http://cors-probe.invalid",
-                "Access-Control-Request-Method": "PUT",
-            },
-        )
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback
-        try:
-            with opener.open(request, timeout=5) as response:
-                allowed = response.headers.get("Access-Control-Allow-Origin")
-        except OSError:  # 403: refused, as S3 would
-            return
-        if allowed:
+        if not cors_is_enforced(self.endpoint_url, self.bucket):
             warnings.warn(
                 "LocalS3: moto's server allows CORS from any origin here (was it started "
                 "before MOTO_DISABLE_GLOBAL_CORS could be set?); CORS mistakes will go "
@@ -310,10 +355,7 @@ class LocalS3:
 
     def _stop_server(self) -> None:
         self._stopped = True
-        with _lock:
-            server = _servers.pop(id(self._server), None)
-        if server is not None:
-            _shutdown(server)
+        stop_moto_server(self._server)
 
     def _delete_bucket(self) -> None:
         s3 = self.client

@@ -18,7 +18,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS_DIR = REPO / "notebooks"
+GENERATOR = REPO / "tools" / "make_notebooks.py"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -62,13 +64,18 @@ def test_every_notebook_is_checked():
 
 
 def test_notebooks_are_generated():
-    """The .ipynb files are what _make_notebooks.py writes (no hand edits, no outputs)."""
-    script = NOTEBOOKS_DIR / "_make_notebooks.py"
+    """The .ipynb files are what tools/make_notebooks.py writes (no hand edits, no outputs)."""
     before = {p.name: p.read_bytes() for p in NOTEBOOKS}
-    subprocess.run([sys.executable, str(script)], check=True, capture_output=True)
+    subprocess.run([sys.executable, str(GENERATOR)], check=True, capture_output=True)
     after = {p.name: p.read_bytes() for p in sorted(NOTEBOOKS_DIR.glob("*.ipynb"))}
     changed = [name for name in after if before.get(name) != after[name]]
     assert not changed, f"regenerated notebooks differ from the committed ones: {changed}"
+
+
+def test_only_notebooks_in_the_demo_folder():
+    """`make demo` opens notebooks/ in Lab's file browser: a newcomer sees only notebooks."""
+    scripts = sorted(p.name for p in NOTEBOOKS_DIR.glob("*.py"))
+    assert not scripts, f"keep scripts out of notebooks/ (tools/ is their place): {scripts}"
 
 
 @pytest.fixture

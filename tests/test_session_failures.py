@@ -154,6 +154,7 @@ def test_an_upload_error_for_a_known_upload_ends_it(s3, monkeypatch, kind):
     """Every per-upload kind: a refusal (UploadError) ends the record too."""
     h = Harness(s3)
     record = h.add("a.csv", 5)
+
     def refuse(args):
         raise UploadError("bad-request", "Refused for the test.", "")
 

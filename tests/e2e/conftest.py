@@ -7,30 +7,48 @@ Jupyter temp dir), S3UW_E2E_ARTIFACTS=always (artifacts for passing tests too).
 
 from __future__ import annotations
 
-# harness first: it sets MOTO_DISABLE_GLOBAL_CORS for moto. (tests/conftest.py imports moto
-# earlier still; MotoS3Server.start() then forces moto's flag, see harness.py.)
-from .harness import (  # isort: skip
-    ConsoleLog,
-    JupyterServer,
-    MotoS3Server,
-    NotebookDriver,
-    launch_browser,
-)
-
 import contextlib
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from .browser import ConsoleLog, NotebookDriver, launch_browser
+from .jupyter_server import JupyterServer
+from .s3_servers import MotoS3Server
+
 ARTIFACTS = Path(__file__).parent / "_artifacts"
 
 
 @pytest.fixture(scope="session")
-def s3():
+def widget_installed():
+    """The kernel imports the installed package (the Jupyter root is a temp dir): check it
+    imports from elsewhere than the repo and that its front end is built."""
+    probe = (
+        "import pathlib, s3_upload_widget as m; "
+        "print(pathlib.Path(m.__file__).parent / 'static' / 'widget.js')"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tempfile.gettempdir(), capture_output=True, text=True
+    )
+    if r.returncode != 0:
+        pytest.fail(
+            "s3_upload_widget does not import outside the repo; install it: "
+            f".venv/bin/pip install -e . --no-build-isolation\n{r.stderr[-2000:]}"
+        )
+    js = Path(r.stdout.strip())
+    if not js.is_file():
+        pytest.fail(f"{js} is missing: build the front end (cd js && npm run build)")
+
+
+@pytest.fixture(scope="session")
+def s3(widget_installed):
+    # MotoS3Server is LocalS3's server: it needs the package, so check it first.
     server = MotoS3Server().start()
     yield server
     server.stop()
@@ -69,9 +87,9 @@ def browser(playwright_instance):
     shutil.rmtree(home, ignore_errors=True)
 
 
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def _new_page(browser, request, **context_options):
+    """A page in a browser context of its own, watched for the failure artifacts."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, **context_options)
     context.set_default_timeout(20_000)
     pg = context.new_page()
     request.node._s3uw_console = ConsoleLog(pg)
@@ -80,8 +98,7 @@ def page(browser, request):
     context.close()
 
 
-@pytest.fixture
-def nb(page, jupyter, request):
+def _driver(page, jupyter, request):
     driver = NotebookDriver(page, jupyter)
     request.node._s3uw_jupyter = jupyter
     yield driver
@@ -90,13 +107,31 @@ def nb(page, jupyter, request):
 
 
 @pytest.fixture
+def page(browser, request):
+    yield from _new_page(browser, request)
+
+
+@pytest.fixture
+def hidpi_page(browser, request):
+    """Like ``page``, at device scale factor 2: crisp README screenshots."""
+    yield from _new_page(browser, request, device_scale_factor=2)
+
+
+@pytest.fixture
+def nb(page, jupyter, request):
+    yield from _driver(page, jupyter, request)
+
+
+@pytest.fixture
+def hidpi_nb(hidpi_page, jupyter, request):
+    """Like ``nb``, in a ``hidpi_page``."""
+    yield from _driver(hidpi_page, jupyter, request)
+
+
+@pytest.fixture
 def nb7(page, jupyter_notebook7, request):
     """A NotebookDriver for Notebook 7."""
-    driver = NotebookDriver(page, jupyter_notebook7)
-    request.node._s3uw_jupyter = jupyter_notebook7
-    yield driver
-    if driver.name:
-        driver.shutdown_kernel()
+    yield from _driver(page, jupyter_notebook7, request)
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import make_random_file, sha256_bytes, sha256_file, wait_until
-from .test_upload import assert_all_done, wait_final, widget_cells
+from .support import make_random_file, sha256_bytes, sha256_file, wait_until
+from .widget_helpers import assert_all_done, wait_final, widget_cells
 
 pytestmark = pytest.mark.e2e
 

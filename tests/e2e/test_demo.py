@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from .harness import JupyterServer, NotebookDriver, _write_json
-from .test_wait import _RUNNING, code_cell_index, prompt, run_all, wait_output, wait_prompt
+from .browser import NotebookDriver
+from .jupyter_server import JupyterServer
+from .notebook_helpers import RUNNING, code_cell_index, run_all, wait_output, wait_prompt
+from .support import write_json
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +33,7 @@ class MakeDemo(JupyterServer):
 
     def _prepare_dirs(self) -> None:
         super()._prepare_dirs()
-        _write_json(
+        write_json(
             self.settings_dir / "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings",
             {"autosave": False},
         )
@@ -56,7 +58,7 @@ class MakeDemo(JupyterServer):
 
 
 @pytest.fixture(scope="module")
-def demo():
+def demo(widget_installed):
     server = MakeDemo().start()
     yield server
     server.stop()
@@ -77,8 +79,8 @@ def test_make_demo_uploads_to_local_s3(page, demo, tmp_path):
     setup = wait_output(nb, widget_cell - 1, "Uploading to")
     assert "(local test server)" in setup, setup
     nb.widget(widget_cell).wait_for(state="visible", timeout=30_000)
-    wait_prompt(nb, wait_cell, _RUNNING, "running")
-    assert _RUNNING.match(prompt(nb, wait_cell)), "Run All went past the wait"
+    wait_prompt(nb, wait_cell, RUNNING, "running")
+    assert RUNNING.match(nb.prompt_text(wait_cell)), "Run All went past the wait"
 
     nb.pick_files(widget_cell, [path])
     done = wait_output(nb, wait_cell, "done readings.csv -> ")

@@ -14,54 +14,30 @@ from pathlib import Path
 
 import pytest
 
-from .harness import (
-    ConsoleLog,
-    ExpiringMotoS3Server,
-    NotebookDriver,
-    make_random_file,
-    throttle_upload,
-    wait_until,
-)
-from .widget_helpers import (  # noqa: F401  (widget_installed: autouse check)
+from .browser import throttle_upload
+from .s3_servers import ExpiringMotoS3Server
+from .support import make_random_file, wait_until
+from .widget_helpers import (
     MiB,
     assert_all_done,
     assert_multipart_stored,
     check_colours,
-    client_cell,
     lab_theme,
     make_bucket_named,
-    open_cells,
+    open_widget,
     row,
     row_statuses,
     screenshot_dir,
     screenshot_widget,
-    unquote,
     wait_final,
     wait_row_status,
     wait_rows,
     wait_theme,
-    widget_installed,
 )
 
 pytestmark = pytest.mark.e2e
 
 MULTIPART = ", multipart_threshold=5 * 1024**2, part_size=5 * 1024**2, concurrency=2"
-
-
-@pytest.fixture
-def hidpi_nb(browser, jupyter, request):
-    """Like ``nb``, in a page at device scale factor 2: crisp README screenshots."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=2)
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    request.node._s3uw_console = ConsoleLog(page)
-    request.node._s3uw_page = page
-    request.node._s3uw_jupyter = jupyter
-    driver = NotebookDriver(page, jupyter)
-    yield driver
-    if driver.name:
-        driver.shutdown_kernel()
-    context.close()
 
 
 def wait_no_multipart(s3, bucket: str, timeout: float = 15, *, page=None) -> None:
@@ -112,7 +88,7 @@ def uploading_scene(
         make_random_file(tmp_path / "field-recordings.zip", 40 * MiB + 4097, seed="rec"),
         make_random_file(tmp_path / "survey_2024.parquet", 38 * MiB + 1234, seed="survey"),
     ]
-    open_cells(nb, notebook_name, client_cell(bucket, MULTIPART))
+    open_widget(nb, notebook_name, bucket, MULTIPART)
 
     nb.pick_files(0, [notes])
     (done,) = wait_final(nb, 1, timeout=60)
@@ -217,7 +193,7 @@ def start_slow_multipart(nb, s3, jupyter, notebook_name, tmp_path, seed: str):
     multipart upload open in S3); returns (bucket, record)."""
     bucket = s3.make_bucket(cors_origins=[jupyter.origin])
     path = make_random_file(tmp_path / f"{seed}.bin", 30 * MiB + 99, seed=seed)
-    open_cells(nb, notebook_name, client_cell(bucket, MULTIPART))
+    open_widget(nb, notebook_name, bucket, MULTIPART)
     throttle_upload(nb.page, 2 * MiB)
     nb.pick_files(0, [path])
     (record,) = nb.wait_for_kernel(
@@ -267,7 +243,7 @@ def test_expired_part_urls_are_resigned(nb, expiring_s3, jupyter, notebook_name,
     size = 20 * MiB + 4321  # 5 parts of 5 MiB, the last one short
     path = make_random_file(tmp_path / "slow-link.bin", size, seed="expiry")
     kwargs = f", expires_in={EXPIRES_IN}{MULTIPART}"
-    open_cells(nb, notebook_name, client_cell(bucket, kwargs, endpoint=s3.endpoint_url))
+    open_widget(nb, notebook_name, bucket, kwargs, endpoint=s3.endpoint_url)
     # 2 parts in flight share 2 MB/s: a part takes ~5 s, so URLs signed one batch ahead
     # (when the previous part starts) have expired by the time their part starts.
     throttle_upload(nb.page, 2 * MiB)

@@ -19,18 +19,16 @@ import uuid
 import pytest
 import s3rver_server  # tests/ is on sys.path (see pytest_plugins below)
 
-from .harness import make_random_file, sha256_bytes, sha256_file
-from .widget_helpers import (  # noqa: F401  (widget_installed: autouse check)
+from .support import make_random_file, sha256_bytes, sha256_file
+from .widget_helpers import (
     RECORD_FIELDS,
     MiB,
     RequestLog,
     assert_all_done,
-    client_cell,
-    open_cells,
+    open_widget,
     unquote,
     wait_final,
     wait_rows,
-    widget_installed,
 )
 
 # tests/ is on sys.path (tests/conftest.py is a rootdir conftest outside any package).
@@ -54,14 +52,15 @@ def test_upload_to_sigv4_verifying_s3(nb, s3rver, jupyter, notebook_name, tmp_pa
     big = make_random_file(tmp_path / "blob.bin", 3 * MiB + 321, seed="s3rver")
     files = [csv, empty, big]
 
-    cells = client_cell(
+    open_widget(
+        nb,
+        notebook_name,
         bucket,
         ", multipart_threshold=1024**3",  # single PUTs only: s3rver has no ListParts
         endpoint=s3rver.endpoint_url,
         access_key=s3rver_server.ACCESS_KEY,
         secret_key=s3rver_server.SECRET_KEY,
     )
-    open_cells(nb, notebook_name, cells)
     log = RequestLog(nb.page, s3rver.endpoint_url)
     nb.pick_files(0, files)
     records = wait_final(nb, 3, timeout=90)
@@ -103,14 +102,15 @@ def test_wrong_signature_is_refused(nb, s3rver, jupyter, notebook_name, tmp_path
     client = s3rver.make_bucket(bucket, cors_origins=[jupyter.origin])
     path = make_random_file(tmp_path / "forged.bin", 64 * 1024, seed="forged")
 
-    cells = client_cell(
+    open_widget(
+        nb,
+        notebook_name,
         bucket,
         ", multipart_threshold=1024**3",
         endpoint=s3rver.endpoint_url,
         access_key=s3rver_server.ACCESS_KEY,
         secret_key="not-the-secret",
     )
-    open_cells(nb, notebook_name, cells)
     log = RequestLog(nb.page, s3rver.endpoint_url)
     nb.pick_files(0, [path])
     (record,) = wait_final(nb, 1, timeout=90)

@@ -15,19 +15,17 @@ import uuid
 import pytest
 import s3rver_server  # tests/ is on sys.path (see pytest_plugins below)
 
-from .harness import make_random_file, sha256_bytes, sha256_file, wait_until
-from .widget_helpers import (  # noqa: F401  (widget_installed: autouse check)
+from .support import make_random_file, sha256_bytes, sha256_file, wait_until
+from .widget_helpers import (
     MiB,
     RequestLog,
     assert_all_done,
     check_colours,
-    client_cell,
-    open_cells,
+    open_widget,
     row,
     wait_final,
     wait_row_error,
     wait_row_status,
-    widget_installed,
 )
 
 # tests/ is on sys.path (tests/conftest.py is a rootdir conftest outside any package).
@@ -56,13 +54,14 @@ def test_cors_missing_origin_then_configure_cors_fixes_it(
     bucket = f"s3uw-e2e-{uuid.uuid4().hex[:12]}"
     client = s3rver.make_bucket(bucket, cors_origins=[OTHER_ORIGIN])  # not this page's
     path = make_random_file(tmp_path / "measurements.bin", 300_000, seed="cors-fix")
-    cells = client_cell(
+    open_widget(
+        nb,
+        notebook_name,
         bucket,
         endpoint=s3rver.endpoint_url,
         access_key=s3rver_server.ACCESS_KEY,
         secret_key=s3rver_server.SECRET_KEY,
     )
-    open_cells(nb, notebook_name, cells)
 
     nb.pick_files(0, [path])
     (failed,) = wait_final(nb, 1, timeout=60)
@@ -124,7 +123,7 @@ def test_etag_not_exposed_says_so(nb, s3, jupyter, notebook_name, tmp_path):
     parts = make_random_file(tmp_path / "parts.bin", 7 * MiB + 5, seed="etag")  # 2 parts
     single = make_random_file(tmp_path / "single.bin", 50_000, seed="etag-single")
     kwargs = ", multipart_threshold=5 * 1024**2, part_size=5 * 1024**2, concurrency=2"
-    open_cells(nb, notebook_name, client_cell(bucket, kwargs))
+    open_widget(nb, notebook_name, bucket, kwargs)
 
     nb.pick_files(0, [parts, single])
     records = {r["name"]: r for r in wait_final(nb, 2, timeout=60)}
@@ -162,7 +161,7 @@ def test_too_large_refused_before_any_byte(nb, s3, jupyter, notebook_name, tmp_p
     fine = tmp_path / "fine.csv"
     fine.write_text("a,b\n1,2\n", encoding="utf-8")
 
-    open_cells(nb, notebook_name, client_cell(bucket, ', max_size=1000, accept=".csv"'))
+    open_widget(nb, notebook_name, bucket, ', max_size=1000, accept=".csv"')
     assert nb.widget(0).locator(".s3uw-input").get_attribute("accept") == ".csv"
     log = RequestLog(nb.page, s3.endpoint_url)
     nb.pick_files(0, [too_big, wrong_type, fine])

@@ -8,9 +8,9 @@ import urllib.request
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+from .notebook_helpers import WIDGET_STATE
 
-WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+pytestmark = pytest.mark.e2e
 
 
 def test_slider_value_reaches_kernel(nb, notebook_name):

@@ -5,127 +5,27 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
-import tempfile
 import time
 import unicodedata
-from pathlib import Path
 
 import pytest
 
-from .harness import (
-    TEST_ACCESS_KEY,
-    TEST_SECRET_KEY,
-    make_random_file,
-    sha256_bytes,
-    sha256_file,
-    throttle_upload,
-    wait_until,
+from .browser import throttle_upload
+from .notebook_helpers import WIDGET_STATE
+from .s3_servers import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from .support import make_random_file, sha256_bytes, sha256_file, wait_until
+from .widget_helpers import (
+    RECORD_FIELDS,
+    MiB,
+    assert_all_done,
+    assert_multipart_stored,
+    open_widget,
+    unquote,
+    wait_final,
+    wait_rows,
 )
 
 pytestmark = pytest.mark.e2e
-
-FINAL = ("done", "error", "cancelled")
-RECORD_FIELDS = {
-    "id", "name", "size", "content_type", "bucket", "key", "status", "loaded", "etag", "error",
-}  # fmt: skip
-WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-MiB = 1024**2
-
-
-@pytest.fixture(scope="module", autouse=True)
-def widget_installed():
-    """The kernel imports the installed package (the Jupyter root is a temp dir): check it
-    imports from elsewhere than the repo and that its front end is built."""
-    probe = (
-        "import pathlib, s3_upload_widget as m; "
-        "print(pathlib.Path(m.__file__).parent / 'static' / 'widget.js')"
-    )
-    r = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tempfile.gettempdir(), capture_output=True, text=True
-    )
-    if r.returncode != 0:
-        pytest.fail(
-            "s3_upload_widget does not import outside the repo; install it: "
-            f".venv/bin/pip install -e . --no-build-isolation\n{r.stderr[-2000:]}"
-        )
-    js = Path(r.stdout.strip())
-    if not js.is_file():
-        pytest.fail(f"{js} is missing: build the front end (cd js && npm run build)")
-
-
-def widget_cells(bucket: str, kwargs: str = "", before_display: str = "") -> list[str]:
-    """Cell 0 makes and shows the widget; credentials come from the kernel's environment."""
-    return [
-        "import os, boto3\n"
-        "from botocore.config import Config\n"
-        "from s3_upload_widget import S3UploadWidget\n"
-        'client = boto3.client("s3", endpoint_url=os.environ["S3UW_TEST_ENDPOINT"], '
-        'region_name="us-east-1", config=Config(signature_version="s3v4", '
-        's3={"addressing_style": "path"}))\n'
-        f'w = S3UploadWidget(bucket="{bucket}", prefix="uploads/", client=client{kwargs})\n'
-        f"{before_display}"
-        "w"
-    ]
-
-
-def open_widget(nb, name: str, bucket: str, **kw) -> None:
-    nb.create(name, widget_cells(bucket, **kw))
-    nb.open()
-    nb.run_cell(0)
-    nb.widget(0).wait_for(state="visible", timeout=20_000)
-
-
-def wait_final(nb, count: int, timeout: float) -> list[dict]:
-    """Wait until the kernel holds ``count`` records, all in a final status."""
-    return nb.wait_for_kernel(
-        "w.uploads",
-        lambda ups: len(ups) == count and all(u["status"] in FINAL for u in ups),
-        timeout=timeout,
-        interval=0.5,
-        message=f"{count} upload(s) to reach a final status in the kernel",
-    )
-
-
-def assert_all_done(records: list[dict]) -> None:
-    bad = [(r["name"], r["status"], r["error"]) for r in records if r["status"] != "done"]
-    assert not bad, f"uploads not done: {bad}"
-
-
-def wait_rows(nb, status: str, count: int, timeout: float = 10) -> None:
-    rows = nb.widget(0).locator(f'.s3uw-row[data-status="{status}"]')
-    try:
-        wait_until(
-            lambda: rows.count() == count,
-            timeout=timeout,
-            page=nb.page,
-            message=f"{count} .s3uw-row[data-status={status}] in the widget",
-        )
-    except AssertionError as exc:
-        statuses = (
-            nb.widget(0)
-            .locator(".s3uw-row")
-            .evaluate_all("rows => rows.map(r => r.dataset.status)")
-        )
-        raise AssertionError(f"{exc}; the rows' statuses: {statuses}") from None
-
-
-def assert_multipart_stored(s3, bucket: str, record: dict, path, parts: int) -> None:
-    """The file arrived whole as a ``parts``-part object, and no multipart upload is open."""
-    assert_all_done([record])
-    assert record["multipart"] is True and record["loaded"] == record["size"], record
-    assert record["size"] == path.stat().st_size, record
-    head = s3.client().head_object(Bucket=bucket, Key=record["key"])
-    assert unquote(head["ETag"]).endswith(f"-{parts}"), f"not {parts} parts: {head['ETag']}"
-    assert unquote(record["etag"]) == unquote(head["ETag"]), (record, head["ETag"])
-    assert head["ContentLength"] == record["size"], head
-    assert sha256_bytes(s3.get_bytes(bucket, record["key"])) == sha256_file(path)
-    assert s3.list_multipart_uploads(bucket) == [], "a multipart upload was left open"
-
-
-def unquote(etag: str) -> str:
-    return etag.strip('"')
 
 
 def make_random_bytes(size: int, seed: str) -> bytes:

@@ -7,68 +7,32 @@ The kernel answers the widget while the cell blocks: without that the browser wo
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from .harness import NB, make_random_file, sha256_bytes, sha256_file, wait_until
+from .browser import NB
+from .notebook_helpers import DONE, RUNNING, code_cell_index, run_all, wait_output, wait_prompt
+from .support import make_random_file, sha256_bytes, sha256_file, wait_until
+from .widget_helpers import widget_cells
 
 pytestmark = pytest.mark.e2e
 
-# Credentials and endpoint come from the kernel's environment (see harness.kernel_env).
-WIDGET_CELL = (
-    "import os, threading, boto3\n"
-    "from botocore.config import Config\n"
-    "from s3_upload_widget import S3UploadWidget\n"
+# After the widget is made, before it shows (see widget_cells): record the thread that
+# runs the on_upload callback.
+SERVED_IN = (
+    "import threading\n"
     "from s3_upload_widget._wait import wait_for_uploads\n"
-    'client = boto3.client("s3", endpoint_url=os.environ["S3UW_TEST_ENDPOINT"], '
-    'region_name="us-east-1", config=Config(signature_version="s3v4", '
-    's3={"addressing_style": "path"}))\n'
-    'w = S3UploadWidget(bucket="{bucket}", prefix="uploads/", client=client)\n'
     "served_in = []  # the thread that ran the on_upload callback\n"
     "w.on_upload(lambda r: served_in.append(threading.current_thread().name))\n"
-    "w"
 )
 WAIT_CELL = (
     "records = wait_for_uploads(w, 1, 120)\nprint('KEY', records[0]['key'], records[0]['status'])"
 )
 AFTER_CELL = "print('AFTER', w.key)"
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-
-_RUNNING = re.compile(r"^\s*\[\*\]\s*:?\s*$")
-_DONE = re.compile(r"^\s*\[\s*\d+\s*\]\s*:?\s*$")
-
-
-def prompt(nb, i: int) -> str:
-    return (nb.prompt(i).text_content(timeout=5000) or "").strip()
-
-
-def start_cell(nb, i: int) -> None:
-    """Shift+Enter on cell i without waiting for it to finish."""
-    nb.cell(i).locator(".jp-InputArea-editor").click()
-    nb.page.keyboard.press("Shift+Enter")
-
-
-def wait_prompt(nb, i: int, pattern: re.Pattern, what: str, timeout: float = 60) -> None:
-    wait_until(
-        lambda: pattern.match(prompt(nb, i)),
-        timeout=timeout,
-        page=nb.page,
-        interval=0.1,
-        message=f"cell {i} to be {what} (prompt {prompt(nb, i)!r})",
-    )
-
-
-def wait_output(nb, i: int, needle: str, timeout: float = 60) -> str:
-    return wait_until(
-        lambda: needle in nb.output_text(i) and nb.output_text(i),
-        timeout=timeout,
-        page=nb.page,
-        message=f"cell {i}'s output to contain {needle!r}",
-    )
 
 
 def key_from(text: str) -> str:
@@ -81,18 +45,17 @@ def test_wait_blocks_until_a_file_is_picked(nb, s3, jupyter, notebook_name, tmp_
     bucket = s3.make_bucket(cors_origins=[jupyter.origin])
     path = make_random_file(tmp_path / "measurements.bin", 300_000, seed="wait")
 
-    nb.create(notebook_name, [WIDGET_CELL.replace("{bucket}", bucket), WAIT_CELL])
+    nb.create(notebook_name, [*widget_cells(bucket, before_display=SERVED_IN), WAIT_CELL])
     nb.open()
     nb.run_cell(0)
     nb.widget(0).wait_for(state="visible", timeout=20_000)
 
-    start_cell(nb, 1)
-    wait_prompt(nb, 1, _RUNNING, "running")
+    nb.start_cell(1, timeout=60)
     nb.page.wait_for_timeout(1000)
-    assert _RUNNING.match(prompt(nb, 1)), "the waiting cell ended before a file was picked"
+    assert RUNNING.match(nb.prompt_text(1)), "the waiting cell ended before a file was picked"
 
     nb.pick_files(0, [path])
-    wait_prompt(nb, 1, _DONE, "finished", timeout=60)
+    wait_prompt(nb, 1, DONE, "finished", timeout=60)
     text = nb.output_text(1)
     key = key_from(text)
     # MainThread: the wait served the widget; subshell-...: the kernel routed the widget's
@@ -107,27 +70,20 @@ def test_wait_blocks_until_a_file_is_picked(nb, s3, jupyter, notebook_name, tmp_
     assert nb.widget(0).locator('.s3uw-row[data-status="done"]').count() == 1
 
 
-def run_all(nb) -> None:
-    """JupyterLab's menu Run > Run All Cells, as a person would."""
-    page = nb.page
-    nb.cell(0).locator(".jp-InputPrompt, .jp-InputArea-prompt").first.click()  # focus
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).first.click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).first.click()
-
-
 def test_run_all_waits_then_runs_the_next_cells(nb, s3, jupyter, notebook_name, tmp_path):
     bucket = s3.make_bucket(cors_origins=[jupyter.origin])
     path = make_random_file(tmp_path / "survey.csv", 120_000, seed="run-all")
 
-    nb.create(notebook_name, [WIDGET_CELL.replace("{bucket}", bucket), WAIT_CELL, AFTER_CELL])
+    cells = [*widget_cells(bucket, before_display=SERVED_IN), WAIT_CELL, AFTER_CELL]
+    nb.create(notebook_name, cells)
     nb.open()
     run_all(nb)
 
     # Run All sent every cell: the widget shows, cell 1 blocks, cell 2 is queued.
     nb.widget(0).wait_for(state="visible", timeout=30_000)
-    wait_prompt(nb, 1, _RUNNING, "running")
+    wait_prompt(nb, 1, RUNNING, "running")
     nb.page.wait_for_timeout(1000)
-    assert _RUNNING.match(prompt(nb, 1)), "the waiting cell ended before a file was picked"
+    assert RUNNING.match(nb.prompt_text(1)), "the waiting cell ended before a file was picked"
     assert "AFTER" not in nb.output_text(2), "the next cell ran before the wait ended"
 
     nb.pick_files(0, [path])
@@ -164,9 +120,9 @@ def test_quickstart_run_all_stops_at_the_wait(nb, jupyter, tmp_path):
     wait_cell = code_cell_index(nb, "w.wait(")
     read_cell = code_cell_index(nb, "get_object(")
     nb.widget(widget_cell).wait_for(state="visible", timeout=30_000)
-    wait_prompt(nb, wait_cell, _RUNNING, "running")
+    wait_prompt(nb, wait_cell, RUNNING, "running")
     nb.page.wait_for_timeout(1000)
-    assert _RUNNING.match(prompt(nb, wait_cell)), "Run All went past the wait"
+    assert RUNNING.match(nb.prompt_text(wait_cell)), "Run All went past the wait"
 
     nb.pick_files(widget_cell, [path])
     done = wait_output(nb, wait_cell, "done squares.csv -> ")
@@ -174,9 +130,3 @@ def test_quickstart_run_all_stops_at_the_wait(nb, jupyter, tmp_path):
     read = wait_output(nb, read_cell, "bytes:")
     assert read.startswith(f"{len(data)} bytes: b'id,value"), read
     assert "uploads/" in key
-
-
-def code_cell_index(nb, needle: str) -> int:
-    """Index (among all cells, as the DOM counts them) of the first cell containing needle."""
-    cells = json.loads(nb.path_of(nb.name).read_text())["cells"]
-    return next(i for i, c in enumerate(cells) if needle in "".join(c["source"]))

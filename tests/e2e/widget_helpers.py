@@ -1,50 +1,24 @@
-"""Helpers shared by the widget's end-to-end tests (beyond those in test_upload.py).
-
-The generic ones (``wait_final``, ``assert_all_done``, ``wait_rows``, ...) live in
-test_upload.py and are re-exported here, so other test modules import them from one
-place; importing ``widget_installed`` into a test module also runs that module-scoped
-autouse check (package importable outside the repo, front end built) there.
+"""What the widget's browser tests share: its cell, waiting on its rows and records, checks
+of what landed in S3, screenshots and colours.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from .harness import wait_until
-from .test_upload import (  # noqa: F401  (re-exported)
-    FINAL,
-    RECORD_FIELDS,
-    MiB,
-    assert_all_done,
-    assert_multipart_stored,
-    open_widget,
-    unquote,
-    wait_final,
-    wait_rows,
-    widget_cells,
-    widget_installed,
-)
+from .support import env_flag, sha256_bytes, sha256_file, wait_until
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-SCREENSHOTS = Path(__file__).resolve().parent / "_artifacts" / "screenshots"
+FINAL = ("done", "error", "cancelled")
+RECORD_FIELDS = {
+    "id", "name", "size", "content_type", "bucket", "key", "status", "loaded", "etag", "error",
+}  # fmt: skip
+MiB = 1024**2
 
 
-def screenshot_dir() -> Path:
-    """Where the README screenshots go: docs/ with S3UW_UPDATE_DOCS=1, else the gitignored
-    tests/e2e/_artifacts/screenshots/ (each run's PNGs differ: speeds, percentages, so
-    writing docs/ on every test run would leave the work tree dirty)."""
-    update = os.environ.get("S3UW_UPDATE_DOCS", "").strip().lower()
-    return DOCS if update not in ("", "0", "false", "no") else SCREENSHOTS
-
-
-THEMES_SETTINGS = "lab/api/settings/@jupyterlab/apputils-extension:themes"
-
-
-def client_cell(
+def widget_cells(
     bucket: str,
     kwargs: str = "",
     *,
@@ -54,10 +28,13 @@ def client_cell(
     extra_config: str = "",
     before_display: str = "",
 ) -> list[str]:
-    """Like ``widget_cells`` but for another S3 endpoint than the kernel's
-    ``S3UW_TEST_ENDPOINT``: ``endpoint`` (and, if given, explicit credentials, e.g.
-    s3rver's public test pair S3RVER/S3RVER) are written into the cell. ``extra_config``
-    is added to botocore's ``Config(...)`` arguments."""
+    """Cell 0 makes and shows the widget ``w`` for ``bucket`` (prefix ``uploads/``, ``kwargs``
+    appended to its arguments, ``before_display`` run before it shows).
+
+    The S3 endpoint and credentials come from the kernel's environment
+    (``S3UW_TEST_ENDPOINT``, ``AWS_*``) unless ``endpoint`` (and ``access_key`` /
+    ``secret_key``, e.g. s3rver's public test pair) name another S3. ``extra_config`` is
+    added to botocore's ``Config(...)`` arguments."""
     endpoint_expr = repr(endpoint) if endpoint else 'os.environ["S3UW_TEST_ENDPOINT"]'
     creds = ""
     if access_key is not None:
@@ -75,16 +52,77 @@ def client_cell(
     ]
 
 
-def open_cells(nb, name: str, cells: list[str]) -> None:
-    """Create the notebook from ``cells`` (cell 0 shows the widget), open it, run cell 0."""
-    nb.create(name, cells)
+def open_widget(nb, name: str, bucket: str, kwargs: str = "", **cell_options) -> None:
+    """Create the notebook ``name`` from `widget_cells`, open it, run cell 0 and wait for
+    the widget to show."""
+    nb.create(name, widget_cells(bucket, kwargs, **cell_options))
     nb.open()
     nb.run_cell(0)
     nb.widget(0).wait_for(state="visible", timeout=20_000)
 
 
+def wait_final(nb, count: int, timeout: float) -> list[dict]:
+    """Wait until the kernel holds ``count`` records, all in a final status."""
+    return nb.wait_for_kernel(
+        "w.uploads",
+        lambda ups: len(ups) == count and all(u["status"] in FINAL for u in ups),
+        timeout=timeout,
+        interval=0.5,
+        message=f"{count} upload(s) to reach a final status in the kernel",
+    )
+
+
+def assert_all_done(records: list[dict]) -> None:
+    bad = [(r["name"], r["status"], r["error"]) for r in records if r["status"] != "done"]
+    assert not bad, f"uploads not done: {bad}"
+
+
 def row_statuses(nb) -> list[str]:
     return nb.widget(0).locator(".s3uw-row").evaluate_all("rows => rows.map(r => r.dataset.status)")
+
+
+def wait_rows(nb, status: str, count: int, timeout: float = 10) -> None:
+    rows = nb.widget(0).locator(f'.s3uw-row[data-status="{status}"]')
+    try:
+        wait_until(
+            lambda: rows.count() == count,
+            timeout=timeout,
+            page=nb.page,
+            message=f"{count} .s3uw-row[data-status={status}] in the widget",
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the rows' statuses: {row_statuses(nb)}") from None
+
+
+def unquote(etag: str) -> str:
+    return etag.strip('"')
+
+
+def assert_multipart_stored(s3, bucket: str, record: dict, path, parts: int) -> None:
+    """The file arrived whole as a ``parts``-part object, and no multipart upload is open."""
+    assert_all_done([record])
+    assert record["multipart"] is True and record["loaded"] == record["size"], record
+    assert record["size"] == path.stat().st_size, record
+    head = s3.client().head_object(Bucket=bucket, Key=record["key"])
+    assert unquote(head["ETag"]).endswith(f"-{parts}"), f"not {parts} parts: {head['ETag']}"
+    assert unquote(record["etag"]) == unquote(head["ETag"]), (record, head["ETag"])
+    assert head["ContentLength"] == record["size"], head
+    assert sha256_bytes(s3.get_bytes(bucket, record["key"])) == sha256_file(path)
+    assert s3.list_multipart_uploads(bucket) == [], "a multipart upload was left open"
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+SCREENSHOTS = Path(__file__).resolve().parent / "_artifacts" / "screenshots"
+
+
+def screenshot_dir() -> Path:
+    """Where the README screenshots go: docs/ with S3UW_UPDATE_DOCS=1, else the gitignored
+    tests/e2e/_artifacts/screenshots/ (each run's PNGs differ: speeds, percentages, so
+    writing docs/ on every test run would leave the work tree dirty)."""
+    return DOCS if env_flag("S3UW_UPDATE_DOCS") else SCREENSHOTS
+
+
+THEMES_SETTINGS = "lab/api/settings/@jupyterlab/apputils-extension:themes"
 
 
 def row(nb, upload_id: str):

@@ -1,6 +1,6 @@
-"""Writes the example notebooks from plain Python, so they stay reviewable in diffs.
+"""Writes the example notebooks in notebooks/ from plain Python, so they stay reviewable in diffs.
 
-Run: .venv/bin/python notebooks/_make_notebooks.py
+Run: .venv/bin/python tools/make_notebooks.py
 
 Every notebook runs top to bottom without AWS: with no ``S3_UPLOAD_BUCKET`` in the
 environment it starts `LocalS3` (moto's S3 server on 127.0.0.1) and stops it in its last
@@ -20,7 +20,7 @@ import pathlib
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-HERE = pathlib.Path(__file__).parent
+OUT_DIR = pathlib.Path(__file__).resolve().parents[1] / "notebooks"
 SKIP_HEADLESS = "skip-execution"
 
 
@@ -47,7 +47,7 @@ def write(name: str, cells: list) -> None:
     for i, cell in enumerate(nb.cells):
         cell.id = f"{stem}-{i:02d}"  # stable ids: regenerating changes nothing
     nbformat.validate(nb)
-    nbformat.write(nb, HERE / name)
+    nbformat.write(nb, OUT_DIR / name)
 
 
 # --- shared pieces ----------------------------------------------------------------------
@@ -573,4 +573,4 @@ NOTEBOOKS = {
 if __name__ == "__main__":
     for name, cells in NOTEBOOKS.items():
         write(name, cells)
-        print("wrote", HERE / name)
+        print("wrote", OUT_DIR / name)
