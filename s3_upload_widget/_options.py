@@ -194,6 +194,19 @@ def _max_files(value: object) -> int | None:
     )
 
 
+def _max_total_files(value: object) -> int | None:
+    if value is None:
+        return None
+    return _whole_number(
+        "max_total_files",
+        value,
+        1,
+        2**63,
+        "a whole number >= 1 or None",
+        "It counts every file this widget accepts in its life; use None for no limit.",
+    )
+
+
 def _expires_in(value: object) -> int:
     return _whole_number(
         "expires_in",
@@ -256,6 +269,8 @@ _RULES: dict[str, Callable[[Any], Any]] = {
     "overwrite": _flag("overwrite"),
     "max_size": _max_size,
     "max_files": _max_files,
+    "max_total_files": _max_total_files,
+    "allow_active_types": _flag("allow_active_types"),
     "expires_in": _expires_in,
     "multipart_threshold": _multipart_threshold,
     "part_size": _part_size,

@@ -227,9 +227,12 @@ class UploadPolicy:
     accept: str = ""
     max_size: int | None = None
     max_files: int | None = None
+    allow_active_types: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("prefix", "key_template", "accept", "max_size", "max_files"):
+        for name in (
+            "prefix", "key_template", "accept", "max_size", "max_files", "allow_active_types",
+        ):  # fmt: skip
             check_option(name, getattr(self, name))
 
     def check_batch(self, count: int) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from . import _protocol as P
 from ._errors import UploadError, explain_browser_failure, key_exists_error
-from ._options import DEFAULT_MULTIPART_THRESHOLD
+from ._options import DEFAULT_CONCURRENCY, DEFAULT_EXPIRES_IN, DEFAULT_MULTIPART_THRESHOLD
 from ._policy import FileInfo, UploadPolicy
 from ._records import Upload, new_record
 from ._router import Router
@@ -48,6 +48,9 @@ class SessionOptions:
     multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD
     part_size: int | None = None
     multiple: bool = True
+    max_total_files: int | None = None
+    expires_in: int = DEFAULT_EXPIRES_IN
+    concurrency: int = DEFAULT_CONCURRENCY
 
 
 class UploadSession:

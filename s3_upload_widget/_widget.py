@@ -85,7 +85,17 @@ class S3UploadWidget(anywidget.AnyWidget):
     )
     multiple = Option(True, help="Whether several files may be chosen at once.")
     max_size = Option(None, help="Largest file in bytes (None: no limit); enforced by S3.")
-    max_files = Option(None, help="Most files in one batch (None: no limit).")
+    max_files = Option(
+        None, help="Most files in one pick or drop, and unfinished at once (None: no limit)."
+    )
+    max_total_files = Option(
+        None, help="Most files this widget accepts in its whole life (None: no limit)."
+    )
+    allow_active_types = Option(
+        False,
+        help="Whether HTML, SVG, XML or JavaScript may be stored as such (a browser opening "
+        "them from the bucket would run them); off: they are stored as plain bytes.",
+    )
     overwrite = Option(False, help="Whether an upload may replace an existing object.")
     expires_in = Option(DEFAULT_EXPIRES_IN, help="Seconds each presigned URL lives.")
     multipart_threshold = Option(
@@ -121,6 +131,8 @@ class S3UploadWidget(anywidget.AnyWidget):
         expires_in: int = DEFAULT_EXPIRES_IN,
         *,
         max_files: int | None = None,
+        max_total_files: int | None = None,
+        allow_active_types: bool = False,
         multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
         part_size: int | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
@@ -147,6 +159,8 @@ class S3UploadWidget(anywidget.AnyWidget):
             overwrite=overwrite,
             expires_in=expires_in,
             max_files=max_files,
+            max_total_files=max_total_files,
+            allow_active_types=allow_active_types,
             multipart_threshold=multipart_threshold,
             part_size=part_size,
             concurrency=concurrency,
@@ -248,11 +262,12 @@ class S3UploadWidget(anywidget.AnyWidget):
     # --- validation ----------------------------------------------------------------
 
     @t.observe(
-        "prefix", "accept", "multiple", "max_size", "max_files", "overwrite",
+        "prefix", "accept", "multiple", "max_size", "max_files", "max_total_files",
+        "allow_active_types", "overwrite", "expires_in", "concurrency",
         "multipart_threshold", "part_size",
     )  # fmt: skip
     def _config_changed(self, change: t.Bunch) -> None:
-        # A change made in Python applies to the next file; files already signed keep theirs.
+        # A change made in Python applies to every signature made after it.
         if self._session is not None:
             self._session.policy = self._make_policy()
             self._session.options = self._make_options()
@@ -274,6 +289,7 @@ class S3UploadWidget(anywidget.AnyWidget):
             accept=self.accept,
             max_size=self.max_size,
             max_files=self.max_files,
+            allow_active_types=self.allow_active_types,
         )
 
     def _make_options(self) -> SessionOptions:
@@ -283,6 +299,9 @@ class S3UploadWidget(anywidget.AnyWidget):
             multipart_threshold=self.multipart_threshold,
             part_size=self.part_size,
             multiple=self.multiple,
+            max_total_files=self.max_total_files,
+            expires_in=self.expires_in,
+            concurrency=self.concurrency,
         )
 
     def _s3_client(self) -> Any:
@@ -329,7 +348,8 @@ class S3UploadWidget(anywidget.AnyWidget):
 def _check_extra_arguments(cls: type, kwargs: dict[str, Any]) -> None:
     """Raise TypeError for a keyword that is no option: a typo would otherwise be ignored."""
     own = {"bucket", "prefix", "client", "key_template", "accept", "multiple", "max_size",
-           "overwrite", "expires_in", "max_files", "multipart_threshold", "part_size",
+           "overwrite", "expires_in", "max_files", "max_total_files", "allow_active_types",
+           "multipart_threshold", "part_size",
            "concurrency"}  # fmt: skip
     # Public traits of the base widgets (layout, tooltip, tabbable...) are still allowed.
     inherited = {n for n in cls.class_trait_names() if not n.startswith("_")} - _OUTPUT_TRAITS
