@@ -1,10 +1,14 @@
-"""The bucket CORS rule the widget needs: add it (`configure_cors`), or explain what is
-missing (`check_cors`, and the pure `cors_problems`).
+"""The bucket CORS rule the widget needs and the origins it names: add the rule
+(`configure_cors`), explain what is missing (`check_cors`, the pure `cors_problems`), and
+tell a real page origin from whatever a page claims (`page_origin`).
 
 The browser PUTs bytes straight to S3, so S3 must answer the browser's CORS checks for the
 notebook's origin (for example ``http://localhost:8888``): allow ``PUT`` from that origin,
 allow the request headers the widget sends (``Content-Type``, ``If-None-Match``), and
 expose ``ETag`` (the browser must read each part's ETag to complete a multipart upload).
+The rule `configure_cors` writes allows that and no more. The page names its own origin,
+and a tampered page can name ``*``: only `page_origin`'s ``http(s)://host[:port]`` is
+ever advised or written for a page; wildcards come only from the user's own call.
 
 Matching follows S3's rules (https://docs.aws.amazon.com/AmazonS3/latest/userguide/cors.html):
 an ``AllowedOrigin`` is either exact or holds one ``*`` that matches any characters, and
@@ -15,13 +19,15 @@ preflight, every requested header).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ._client import default_client, error_code
 from ._errors import UploadError, explain_client_error
+
+# ._client (boto3) is imported only where S3 is called: the session needs page_origin.
 
 __all__ = [
     "RULE_ID",
@@ -29,16 +35,12 @@ __all__ = [
     "configure_cors",
     "cors_problems",
     "origin_matches",
+    "page_origin",
     "validate_origin",
 ]
 
 RULE_ID = "s3-upload-widget"
 """The ID of the rule `configure_cors` writes; re-running it updates this rule."""
-
-RULE_METHODS = ("PUT", "POST", "GET", "HEAD")
-RULE_HEADERS = ("*",)
-RULE_EXPOSE = ("ETag",)
-RULE_MAX_AGE = 3000
 
 REQUIRED_METHOD = "PUT"
 """The only method the browser uses: it PUTs whole files and multipart parts. Creating,
@@ -47,14 +49,26 @@ completing and aborting multipart uploads happen in the kernel with boto3, not i
 REQUEST_HEADERS = ("content-type", "if-none-match")
 """The request headers the widget's PUTs carry, as they appear in a preflight."""
 
+RULE_METHODS = (REQUIRED_METHOD,)
+RULE_HEADERS = (*REQUEST_HEADERS, "content-disposition", "cache-control", "content-encoding",
+                "x-amz-*")  # fmt: skip
+"""The request headers the widget sends or may sign. S3 matches each one a preflight asks
+for against these case-insensitively, a ``*`` standing for any text (``x-amz-*``: the
+encryption, tagging, storage class, metadata and checksum headers)."""
+RULE_EXPOSE = ("ETag",)
+RULE_MAX_AGE = 3000
+
 _ORIGIN_RE = re.compile(
-    r"""^[a-z][a-z0-9+.\-]*://            # scheme
-        (?:\[[0-9a-f:.]+\]                # [IPv6]
-          |[a-z0-9\-._~%!$&'()+,;=]+)     # host name or IPv4
-        (?::[0-9]{1,5})?$                 # :port
+    r"""(?P<scheme>[a-z][a-z0-9+.\-]*)://
+        (?P<host>\[[0-9a-f:.]+\]                # [IPv6]
+          |[a-z0-9\-._~%!$&'()+,;=]+)          # host name or IPv4
+        (?::(?P<port>[0-9]{1,5}))?
     """,
     re.VERBOSE,
 )
+MAX_ORIGIN_CHARS = 255  # the longest origin page_origin takes (a host: 253 at most)
+_PAGE_SCHEMES = {"http": "80", "https": "443"}  # scheme: its default port
+_HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 
 _NO_CORS_CODES = {"NoSuchCORSConfiguration"}
 _DENIED_CODES = {"AccessDenied", "AllAccessDisabled", "AccessDeniedException"}
@@ -102,7 +116,7 @@ def validate_origin(origin: object, *, allow_wildcard: bool = True) -> str:
         )
     # A '*' stands for any text: the origin is valid if some text in its place is.
     candidates = [origin.replace("*", x) for x in ("a", "1")] if stars else [origin]
-    if any(_ORIGIN_RE.match(c) for c in candidates):
+    if any(_ORIGIN_RE.fullmatch(c) for c in candidates):
         return origin
     if "://" not in origin:
         raise ValueError(
@@ -120,6 +134,50 @@ def validate_origin(origin: object, *, allow_wildcard: bool = True) -> str:
         f"origin {origin!r} is not of the form scheme://host[:port] "
         "(e.g. 'http://localhost:8888', 'https://*.example.com' or '*')"
     )
+
+
+def _is_page_host(host: str) -> bool:
+    """A host as a browser writes it in an origin: a DNS name, a dotted IPv4 or [IPv6]."""
+    if host.startswith("["):
+        try:
+            return ipaddress.ip_address(host[1:-1]).version == 6
+        except ValueError:
+            return False
+    labels = host.split(".")
+    if labels[-1].isdigit():  # browsers read such a host as IPv4 and write it dotted
+        try:
+            return str(ipaddress.IPv4Address(host)) == host
+        except ValueError:
+            return False
+    return len(host) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
+
+
+def page_origin(value: object) -> str:
+    """`value` if a browser can have sent it as its page's origin, else ``""``; never raises.
+
+    Valid: exactly ``scheme://host[:port]`` as browsers write it: ``http`` or ``https``;
+    a DNS name (letters, digits, ``-``, ``_``; punycode), a dotted IPv4 or an ``[IPv6]``;
+    a port of 1 to 65535, no leading zero, not the scheme's default; lower case; at most
+    255 characters. Not: ``*`` or any pattern, ``null``, a path, query, fragment or user
+    info, another scheme (``javascript:``, ``vscode-webview:``), whitespace, controls,
+    lone surrogates, capitals, a non-str. The session keeps the ``hello`` origin only
+    through this, so no advice and no ``w.configure_cors()`` writes one a page made up.
+    """
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ORIGIN_CHARS:
+        return ""
+    try:
+        validate_origin(value, allow_wildcard=False)
+    except ValueError:
+        return ""
+    match = _ORIGIN_RE.fullmatch(value)
+    if match is None or match["scheme"] not in _PAGE_SCHEMES:
+        return ""
+    port = match["port"]
+    if port is not None and (
+        port.startswith("0") or int(port) > 65535 or port == _PAGE_SCHEMES[match["scheme"]]
+    ):
+        return ""
+    return value if _is_page_host(match["host"]) else ""
 
 
 def _origins_list(origins: str | Iterable[str]) -> list[str]:
@@ -170,14 +228,22 @@ def _as_list(value: Any) -> list[str]:
 
 
 def cors_problems(
-    rules: Sequence[Mapping[str, Any]] | None, origin: str, *, bucket: str = "your-bucket"
+    rules: Sequence[Mapping[str, Any]] | None,
+    origin: str,
+    *,
+    bucket: str = "your-bucket",
+    request_headers: Sequence[str] = REQUEST_HEADERS,
 ) -> list[str]:
     """What keeps a browser at `origin` from uploading, given a bucket's CORS rules.
 
     `rules` is the ``CORSRules`` list of ``get_bucket_cors`` (``None`` or ``[]``: the bucket
     has no CORS configuration). Returns sentences that name the bucket and the origin and
-    end with the fix; ``[]`` when uploads from `origin` can work.
+    end with the fix; ``[]`` when uploads from `origin` can work. A rule broader than the
+    widget's own (more methods, ``AllowedHeaders ['*']``) is fine. `request_headers`: the
+    headers the uploads' PUTs carry (default: ``content-type``, ``if-none-match``; add
+    the ``x-amz-…`` headers the widget signs, if any).
     """
+    wanted = [h.lower() for h in request_headers]
     validate_origin(origin, allow_wildcard=False)
     fix = _fix(bucket, origin)
     if not rules:
@@ -225,15 +291,15 @@ def cors_problems(
     problems: list[str] = []
     # Preflight: S3 uses the first rule matching origin, method and every requested header.
     if not any(
-        all(_header_allowed(_as_list(r.get("AllowedHeaders")), h) for h in REQUEST_HEADERS)
+        all(_header_allowed(_as_list(r.get("AllowedHeaders")), h) for h in wanted)
         for r in put_rules
     ):
         first = _as_list(put_rules[0].get("AllowedHeaders"))
-        missing = [h for h in REQUEST_HEADERS if not _header_allowed(first, h)]
+        missing = [h for h in wanted if not _header_allowed(first, h)]
         problems.append(
             f"The CORS rule of bucket {_q(bucket)} for {origin} does not allow the request "
             f"header(s) {', '.join(missing)} that uploads send (AllowedHeaders "
-            f"{first or '[]'}; it should be ['*']). Fix: {fix}"
+            f"{first or '[]'}; the widget's rule allows {list(RULE_HEADERS)}). Fix: {fix}"
         )
     # The PUT itself: S3 answers with the first rule matching origin and method, and only
     # that rule's ExposeHeaders reach the page.
@@ -247,44 +313,31 @@ def cors_problems(
     return problems
 
 
-def _merged_rule(existing: Mapping[str, Any] | None, origins: list[str]) -> dict[str, Any]:
-    def union(*lists: Iterable[str], key=lambda s: s) -> list[str]:
-        out: list[str] = []
-        seen: set[str] = set()
-        for items in lists:
-            for item in items:
-                if key(item) not in seen:
-                    seen.add(key(item))
-                    out.append(item)
-        return out
-
-    old = existing or {}
-    return {
-        "ID": RULE_ID,
-        "AllowedOrigins": union(_as_list(old.get("AllowedOrigins")), origins),
-        "AllowedMethods": union(RULE_METHODS, _as_list(old.get("AllowedMethods")), key=str.upper),
-        "AllowedHeaders": list(RULE_HEADERS),
-        "ExposeHeaders": union(RULE_EXPOSE, _as_list(old.get("ExposeHeaders")), key=str.lower),
-        "MaxAgeSeconds": RULE_MAX_AGE,
-    }
-
-
 def merge_rules(rules: Sequence[Mapping[str, Any]] | None, origins: list[str]) -> list[dict]:
     """`rules` with our rule (ID ``s3-upload-widget``) first and `origins` merged into it.
 
-    Other rules are kept as they are, in their order. Ours goes first because S3 applies
-    the first rule that matches a request: an older rule for the same origin that lacks
-    PUT or ``ETag`` would otherwise still win.
+    Ours is rewritten to allow exactly what uploads use (`RULE_METHODS`, `RULE_HEADERS`,
+    `RULE_EXPOSE`): only its origins are kept, and whatever older versions or hand edits
+    added (``GET``, ``POST``, ``HEAD``, ``*``) is dropped. Other rules stay as they are,
+    in their order. Ours goes first because S3 applies the first rule that matches a
+    request: an older rule for the origin that lacks PUT or ``ETag`` would still win.
     """
     ours = [r for r in rules or [] if r.get("ID") == RULE_ID]
     others = [dict(r) for r in rules or [] if r.get("ID") != RULE_ID]
-    previous = None
-    if ours:  # normally one; several (edited by hand) are folded into one
-        previous = {
-            field: [v for r in ours for v in _as_list(r.get(field))]
-            for field in ("AllowedOrigins", "AllowedMethods", "ExposeHeaders")
-        }
-    return [_merged_rule(previous, origins), *others]
+    allowed: list[str] = []
+    # normally one rule of ours; several (edited by hand) are folded into one
+    for origin in [o for r in ours for o in _as_list(r.get("AllowedOrigins"))] + origins:
+        if origin not in allowed:
+            allowed.append(origin)
+    rule = {
+        "ID": RULE_ID,
+        "AllowedOrigins": allowed,
+        "AllowedMethods": list(RULE_METHODS),
+        "AllowedHeaders": list(RULE_HEADERS),
+        "ExposeHeaders": list(RULE_EXPOSE),
+        "MaxAgeSeconds": RULE_MAX_AGE,
+    }
+    return [rule, *others]
 
 
 # -- S3 -----------------------------------------------------------------------------------
@@ -301,6 +354,8 @@ def _denied(bucket: str, action: str, exc: BaseException, extra_hint: str = "") 
 
 def _get_rules(client, bucket: str) -> list[dict[str, Any]]:
     """The bucket's CORS rules ([] when it has none). Raises ClientError otherwise."""
+    from ._client import error_code
+
     try:
         response = client.get_bucket_cors(Bucket=bucket)
     except Exception as exc:
@@ -313,14 +368,19 @@ def _get_rules(client, bucket: str) -> list[dict[str, Any]]:
 def configure_cors(bucket: str, origins: str | Iterable[str], client=None) -> dict[str, Any]:
     """Let browsers at `origins` upload to `bucket`; keep the bucket's other CORS rules.
 
-    Adds (or updates) one rule, ID ``s3-upload-widget``: methods PUT, POST, GET, HEAD; all
-    request headers; ``ETag`` exposed; ``MaxAgeSeconds`` 3000; the given origins merged with
-    the ones it already had. Re-running it with the same origins changes nothing; with new
-    ones, adds them to that rule. Every other rule is kept unchanged.
+    Adds (or updates) one rule, ID ``s3-upload-widget``, that allows what uploads use and
+    no more: method PUT; request headers ``content-type``, ``if-none-match``,
+    ``content-disposition``, ``cache-control``, ``content-encoding`` and ``x-amz-*``;
+    ``ETag`` exposed; ``MaxAgeSeconds`` 3000; the given origins merged with the ones it
+    already had (anything else an older version or a hand edit put in that rule, such as
+    GET or ``*`` headers, is dropped). Re-running it with the same origins changes
+    nothing; with new ones, adds them to that rule. Every other rule is kept unchanged.
 
     `origins`: one origin or a list, each ``scheme://host[:port]`` as the browser sends it
     (the notebook page's origin, e.g. ``http://localhost:8888``), or a pattern with one
     ``*`` (``http://localhost:*``), or ``*``. Raises ValueError for anything else.
+    Patterns are yours to choose: the widget never writes one on a page's word (see
+    `page_origin`).
 
     Returns the bucket's new CORS configuration, ``{"CORSRules": [...]}``; when the rule
     is already as wanted, writes nothing.
@@ -330,6 +390,8 @@ def configure_cors(bucket: str, origins: str | Iterable[str], client=None) -> di
     if not isinstance(bucket, str) or not bucket:
         raise ValueError(f"bucket must be a non-empty string, got {bucket!r}")
     wanted = _origins_list(origins)
+    from ._client import default_client, error_code
+
     s3 = client if client is not None else default_client()
 
     try:
@@ -358,16 +420,20 @@ def configure_cors(bucket: str, origins: str | Iterable[str], client=None) -> di
     return config
 
 
-def check_cors(bucket: str, origin: str, client=None) -> list[str]:
+def check_cors(
+    bucket: str, origin: str, client=None, *, request_headers: Sequence[str] = REQUEST_HEADERS
+) -> list[str]:
     """The problems that keep a browser at `origin` from uploading to `bucket`, in words.
 
     Returns ``[]`` when the bucket's CORS rules let `origin` upload. Each problem names
     the bucket and the origin and ends with the fix, ``configure_cors(bucket, [origin])``.
     When the rules can't be read (no ``s3:GetBucketCORS``), returns one sentence saying so
     and what to check by hand. Other failures (no credentials, no such bucket, S3 not
-    reachable) raise UploadError.
+    reachable) raise UploadError. `request_headers`: as for `cors_problems`.
     """
     validate_origin(origin, allow_wildcard=False)
+    from ._client import default_client, error_code
+
     s3 = client if client is not None else default_client()
     try:
         rules = _get_rules(s3, bucket)
@@ -376,8 +442,9 @@ def check_cors(bucket: str, origin: str, client=None) -> list[str]:
             return [
                 f"Could not read the CORS configuration of bucket {_q(bucket)} (access denied: "
                 f"it needs s3:GetBucketCORS), so check by hand that a rule allows origin "
-                f"{origin}, method PUT, AllowedHeaders ['*'] and ExposeHeaders ['ETag'], "
+                f"{origin}, method PUT, the request headers {', '.join(request_headers)} "
+                "and ExposeHeaders ['ETag'], "
                 f"or have someone allowed to run {_fix(bucket, origin)}"
             ]
         raise explain_client_error(exc, bucket=bucket, action="s3:GetBucketCORS") from exc
-    return cors_problems(rules, origin, bucket=bucket)
+    return cors_problems(rules, origin, bucket=bucket, request_headers=request_headers)

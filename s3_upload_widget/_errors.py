@@ -31,6 +31,7 @@ CODES = frozenset(
         "stalled",
         "etag-unreadable",
         "size-mismatch",
+        "unverified",
         "unknown-upload",
         "cancelled",
         "internal",
@@ -327,9 +328,11 @@ def explain_client_error(
 # --- browser side ------------------------------------------------------------------------
 
 
+_ADDRESS = "<your notebook's address, e.g. http://localhost:8888>"
+
+
 def _configure_cors_call(bucket: str, origin: str) -> str:
-    origin = origin or "<this notebook's origin, e.g. http://localhost:8888>"
-    return f'configure_cors("{bucket or "<bucket>"}", ["{origin}"])'
+    return f'configure_cors("{bucket or "<bucket>"}", ["{origin or _ADDRESS}"])'
 
 
 _FIX_SUFFIX = re.compile(r"\s*Fix: configure_cors\(.*\)\s*$")
@@ -353,7 +356,12 @@ def explain_browser_failure(
     ``cors_problems``: sentences from ``check_cors`` when the kernel checked the bucket's
     CORS; ``[]`` means it checked and found nothing wrong, ``None`` that it did not check.
     ``key`` and ``filename`` (optional) make the message name what was being uploaded.
+    ``origin`` is what the page said it is: the words name it and advise it only when it
+    is a real page origin (`_cors.page_origin`), else they ask for the notebook's address.
     """
+    from ._cors import page_origin  # the one origin rule (_cors imports this module)
+
+    origin = page_origin(origin)  # the page may have sent anything: advise a real one only
     where = f" (part {part_number})" if part_number is not None else ""
     subject = f'"{filename}"' if filename else (_s3_url(bucket, key) if bucket else "the file")
     fix = _configure_cors_call(bucket, origin)
@@ -380,12 +388,15 @@ def explain_browser_failure(
                 f"The browser could not reach S3 while uploading {subject}{where}: most "
                 f"likely the bucket's CORS does not allow this notebook's origin {origin_text}."
             )
+        own = "w.configure_cors() on this widget (its client, this page's origin)"
+        if not origin:
+            own = f'w.configure_cors(["{_ADDRESS}"]) on this widget (its client)'
         return UploadError(
             "cors",
             message,
-            "Allow it once, from Python: w.configure_cors() on this widget (its client, this "
-            f"page's origin), or: from s3_upload_widget import configure_cors; {fix}. "
-            "If CORS is already right, check the browser's network connection to S3.",
+            f"Allow it once, from Python: {own}, or: from s3_upload_widget import "
+            f"configure_cors; {fix}. If CORS is already right, check the browser's network "
+            "connection to S3.",
         )
     if reason == "http":
         return _from_s3_code(

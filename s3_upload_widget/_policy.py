@@ -124,14 +124,55 @@ def is_valid_mime_type(value: str) -> bool:
     )
 
 
-def content_type_for(filename: str, browser_type: str) -> str:
-    """The Content-Type to sign for a file.
+OCTET_STREAM = "application/octet-stream"
+"""What a browser downloads rather than shows: the type of files whose type is unknown,
+and of active files unless ``allow_active_types``."""
 
-    The browser's type when it is a well-formed MIME type, else a guess from the file's
-    extension, else ``application/octet-stream``.
+# Types a browser runs when it opens the object (the script runs in the bucket's origin).
+_ACTIVE_TYPES = frozenset(
+    {
+        "text/html", "application/xhtml+xml", "image/svg+xml",
+        # XML documents may hold XHTML script through a namespace; XSLT makes HTML.
+        "text/xml", "application/xml", "text/xsl",
+        # every JavaScript type of the WHATWG MIME Sniffing standard (module scripts
+        # use the same types; a parameter such as goal=module does not change them)
+        "text/javascript", "application/javascript", "application/ecmascript",
+        "application/x-ecmascript", "application/x-javascript", "text/ecmascript",
+        "text/javascript1.0", "text/javascript1.1", "text/javascript1.2",
+        "text/javascript1.3", "text/javascript1.4", "text/javascript1.5", "text/jscript",
+        "text/livescript", "text/x-ecmascript", "text/x-javascript",
+    }
+)  # fmt: skip
+# Types that make a browser guess the type from the bytes, which can make it HTML.
+_SNIFFED_TYPES = frozenset({"unknown/unknown", "application/unknown",
+                            "application/x-unknown-content-type"})  # fmt: skip
+
+
+def mime_essence(content_type: str) -> str:
+    """``"text/csv"`` for ``"Text/CSV; charset=utf-8"``: the type without parameters."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def is_active_type(content_type: str) -> bool:
+    """Whether a browser that opens an object of this type may run script from it.
+
+    HTML (``text/html``, ``application/xhtml+xml``), SVG, XML (``text/xml``,
+    ``application/xml``, ``text/xsl`` and every ``…+xml`` type, with no exception: a
+    browser renders any XML type as a document, and XML can run script through the XHTML
+    namespace), JavaScript (every name browsers run as script) and ``multipart/*``
+    (``multipart/x-mixed-replace`` renders its parts, HTML included).
     """
-    if is_valid_mime_type(browser_type):
-        return browser_type
+    essence = mime_essence(content_type)
+    return essence in _ACTIVE_TYPES or essence.endswith("+xml") or essence.startswith("multipart/")
+
+
+def type_from_name(filename: str) -> str:
+    """The type a file name's extension names, or ``""`` when it names none.
+
+    From `_EXTRA_TYPES`, then `mimetypes` (compressed files get their compression's
+    type: ``x.csv.gz`` is ``application/gzip``). ``""`` for no extension, an unknown one,
+    or one that only says ``application/octet-stream`` (``.bin``).
+    """
     # Guess from the extension alone: mimetypes reads its argument as a URL, so a name
     # like "data:text/html,x.csv" would otherwise be taken for a data: URL.
     _, ext = split_ext(sanitize_filename(filename))
@@ -140,8 +181,47 @@ def content_type_for(filename: str, browser_type: str) -> str:
         return _EXTRA_TYPES[ext]
     guessed, encoding = mimetypes.guess_type("file" + ext)
     if encoding:
-        return _ENCODING_TYPES.get(encoding, "application/octet-stream")
-    return guessed or "application/octet-stream"
+        guessed = _ENCODING_TYPES.get(encoding, "")
+    return "" if guessed in (None, OCTET_STREAM) else guessed
+
+
+def file_type(filename: str, declared: str) -> str:
+    """What the file is, by the kernel's rule: its name's type, or the browser's where it
+    agrees; what `accept` is matched against.
+
+    The browser's ``declared`` type agrees when it is a well-formed MIME type
+    (`is_valid_mime_type`) and either (a) has the same essence as `type_from_name`
+    (compared without case or parameters; its parameters, such as ``charset``, are kept)
+    or (b) the name names no type and the declared one is safe: not active
+    (`is_active_type`) and not one that makes browsers sniff the bytes
+    (``unknown/unknown``, ``application/unknown``). Otherwise the name's type wins
+    (``report.csv`` declared ``text/html`` is ``text/csv``), and a file with neither is
+    ``application/octet-stream``. So an active type only ever comes from the file's own
+    name; `content_type_for` then decides whether it may be signed.
+    """
+    named = type_from_name(filename)
+    if is_valid_mime_type(declared):
+        essence, _, params = declared.partition(";")
+        essence = essence.strip().lower()
+        safe = essence not in _SNIFFED_TYPES and not is_active_type(essence)
+        if essence == named or (not named and safe):
+            return essence + (";" + params if params else "")
+    return named or OCTET_STREAM
+
+
+def content_type_for(filename: str, declared: str, *, allow_active_types: bool = False) -> str:
+    """The Content-Type to sign for a file: its `file_type`, except that an active type
+    (`is_active_type`: HTML, SVG, XML, JavaScript, ``multipart/*``) is signed only when
+    ``allow_active_types``; otherwise the file is stored as ``application/octet-stream``.
+
+    The upload still works and keeps its bytes; a browser that opens the object downloads
+    it instead of running it. The type the page declared never makes a file active: it
+    is used only where it agrees with the name or is safe (see `file_type`).
+    """
+    ctype = file_type(filename, declared)
+    if is_active_type(ctype) and not allow_active_types:
+        return OCTET_STREAM
+    return ctype
 
 
 def _accept_tokens(accept: str) -> list[str]:
@@ -153,15 +233,18 @@ def is_accepted(accept: str, filename: str, content_type: str) -> bool:
 
     Comma-separated tokens, case-insensitive: ``.csv`` matches names ending so (``.tar.gz``
     works too), ``image/*`` any image type, ``text/csv`` exactly that type. MIME tokens are
-    matched against :func:`content_type_for`, the type that will be signed, so a file the
-    browser gave no type still matches by its extension. ``""`` accepts everything.
+    matched against :func:`file_type`, what the kernel takes the file to be, never the
+    type the browser declared alone: ``page.html`` declared ``image/svg+xml`` is no
+    ``image/*``, and a file the browser gave no type still matches by its extension. An
+    active file that matches is stored as ``application/octet-stream`` unless the policy
+    allows active types (`content_type_for`). ``""`` accepts everything.
     """
     tokens = _accept_tokens(accept)
     if not tokens:
         return True
     # Match the name that will be stored, not whatever path the browser sent.
     name = sanitize_filename(filename).lower()
-    mime = content_type_for(filename, content_type).split(";")[0].strip().lower()
+    mime = mime_essence(file_type(filename, content_type))
     for token in tokens:
         if token.startswith("."):
             if name.endswith(token):
@@ -267,13 +350,20 @@ class UploadPolicy:
                 "Split the file into smaller ones.",
             )
         if not is_accepted(self.accept, info.name, info.content_type):
-            ctype = content_type_for(info.name, info.content_type)
+            ctype = file_type(info.name, info.content_type)
             raise UploadError(
                 "not-accepted",
                 f"{info.name!r} ({ctype}) is not an accepted file type; accepted: "
                 f"{', '.join(_accept_tokens(self.accept))}.",
                 "Choose a file of one of those types, or change accept= when creating the widget.",
             )
+
+    def content_type(self, info: FileInfo) -> str:
+        """The Content-Type to sign for ``info`` (`content_type_for` under this policy's
+        ``allow_active_types``): what the record shows and S3 stores."""
+        return content_type_for(
+            info.name, info.content_type, allow_active_types=self.allow_active_types
+        )
 
     def key_fields(self, info: FileInfo, *, now: datetime | None = None, uuid=None) -> dict:
         """The values a key template gets: the placeholders plus ``original_name``,
@@ -294,7 +384,7 @@ class UploadPolicy:
             "date": now.strftime("%Y-%m-%d"),
             "original_name": info.name,
             "size": info.size,
-            "content_type": content_type_for(info.name, info.content_type),
+            "content_type": self.content_type(info),
         }
 
     def make_key(self, info: FileInfo, *, now: datetime | None = None, uuid=None) -> str:

@@ -18,7 +18,7 @@ browser and get no answer either.
 
 from __future__ import annotations
 
-from ._values import is_int, short_str
+from ._values import clean_text, is_int
 
 # --- Requests: browser -> kernel, each answered with "<kind>-response" -----------------
 
@@ -71,6 +71,9 @@ CANCEL_UPLOADS = "cancel-uploads"
 
 RESPONSE_SUFFIX = "-response"
 
+MAX_ID_CHARS = 64
+"""A request id is a str of at most this many characters, or an int of at most 2**53."""
+
 FAILURE_REASONS = frozenset(
     {
         "network",  # the request never got an HTTP status (status 0): CORS or unreachable
@@ -82,8 +85,17 @@ FAILURE_REASONS = frozenset(
     }
 )
 
-STATUSES = ("queued", "signing", "uploading", "completing", "done", "error", "cancelled")
-FINAL_STATUSES = frozenset({"done", "error", "cancelled"})
+STATUSES = (
+    "queued",
+    "signing",
+    "uploading",
+    "completing",
+    "done",
+    "unverified",  # S3 accepted the PUT, but the role may not read it back: not done
+    "error",
+    "cancelled",
+)
+FINAL_STATUSES = frozenset({"done", "unverified", "error", "cancelled"})
 
 
 def response_kind(kind: str) -> str:
@@ -110,14 +122,15 @@ def read_failure(error: dict) -> dict:
     """The fields of a ``fail`` request's ``error``, each of its type or a neutral value.
 
     Returns ``{reason, status, s3_code, s3_message, part_number}``: an unknown reason
-    becomes ``"internal"``, texts are cut to 1,000 characters.
+    becomes ``"internal"``, texts are cleaned (`clean_text`) and cut to 100 / 1,000
+    characters.
     """
     reason = error.get("reason")
     status, part_number = error.get("status"), error.get("part_number")
     return {
         "reason": reason if reason in FAILURE_REASONS else "internal",
         "status": status if is_int(status) else 0,
-        "s3_code": short_str(error.get("s3_code")),
-        "s3_message": short_str(error.get("s3_message")),
+        "s3_code": clean_text(error.get("s3_code"), 100),
+        "s3_message": clean_text(error.get("s3_message"), 1000),
         "part_number": part_number if is_int(part_number) else None,
     }

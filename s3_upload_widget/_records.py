@@ -8,11 +8,20 @@ never leave the kernel (S3's multipart UploadId, signing counts) lives beside it
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import _protocol as P
 from ._errors import UploadError
-from ._policy import FileInfo, content_type_for
+from ._options import MAX_CONCURRENCY
+from ._policy import FileInfo
+from ._verify import UNVERIFIED_HINT
+
+MAX_OUTSTANDING_PARTS = 3 * MAX_CONCURRENCY
+"""Part URLs of one upload signed but not yet seen in S3: the parts in flight, the next
+batch, and room for a retry. When a request would pass it, S3's list of parts is read
+to learn which arrived; past it still, the request is refused."""
 
 
 @dataclass
@@ -26,6 +35,8 @@ class Upload:
     part_size: int = 0
     part_count: int = 0
     signatures: dict[int, int] = field(default_factory=dict)  # part number -> times signed
+    outstanding: set[int] = field(default_factory=set)  # parts signed, not yet seen in S3
+    signed_at: Any = None  # _verify.SignedAt of the latest single-PUT signature
 
     @property
     def is_final(self) -> bool:
@@ -36,15 +47,52 @@ class Upload:
         """End the record in ``error`` with the words of ``err``."""
         self.record.update(status="error", error=str(err), error_code=err.code)
 
+    def set_unverified(self, bucket: str) -> None:
+        """End the record in ``unverified``: S3 accepted a PUT signed for this key, but
+        the role may not read the object back. Not done: no key, no on_upload."""
+        self.record.update(
+            status="unverified",
+            error=f"Sent to s3://{bucket}/{self.record['key']}, but this role may not read "
+            f"the object back, so the upload cannot be verified. {UNVERIFIED_HINT}",
+            error_code="unverified",
+        )
 
-def new_record(upload_id: str, info: FileInfo, bucket: str) -> dict:
-    """The record of a file just added: ``queued``, no key yet."""
+    def expect_status(self, *statuses: str) -> None:
+        """Raise ``UploadError("bad-request")`` unless the record is in one of ``statuses``."""
+        status = self.record["status"]
+        if status not in statuses:
+            raise UploadError(
+                "bad-request",
+                f"The upload of {self.record['name']!r} is {status}; "
+                f"this request needs it to be {' or '.join(statuses)}.",
+                "",
+            )
+
+    def check_outstanding(
+        self, numbers: set[int], list_parts: Callable[[str, str], Iterable[int]]
+    ) -> None:
+        """Refuse to hand out more than MAX_OUTSTANDING_PARTS part URLs not yet used;
+        ``list_parts(key, upload_id)`` names the parts S3 holds."""
+        if len(self.outstanding | numbers) <= MAX_OUTSTANDING_PARTS:
+            return
+        self.outstanding -= set(list_parts(self.record["key"], self.s3_upload_id))
+        if len(self.outstanding | numbers) > MAX_OUTSTANDING_PARTS:
+            raise UploadError(
+                "bad-request",
+                f"The page asked for more part URLs of {self.record['name']!r} than it "
+                f"can use at once ({MAX_OUTSTANDING_PARTS} not yet uploaded).",
+                "Reload the page; if it persists, report a bug.",
+            )
+
+
+def new_record(upload_id: str, info: FileInfo, bucket: str, content_type: str) -> dict:
+    """The record of a file just added: ``queued``, no key yet; ``content_type`` is the
+    one the policy will sign (`UploadPolicy.content_type`)."""
     return {
         "id": upload_id,
-        # NFC: macOS sends decomposed accents; the key is NFC, so the name matches it.
-        "name": unicodedata.normalize("NFC", info.name),
+        "name": unicodedata.normalize("NFC", info.name),  # as the key has it
         "size": info.size,
-        "content_type": content_type_for(info.name, info.content_type),
+        "content_type": content_type,
         "bucket": bucket,
         "key": "",
         "s3_uri": "",

@@ -14,11 +14,13 @@ from collections.abc import Callable, Mapping
 
 from . import _protocol as P
 from ._errors import UploadError
+from ._values import clean_text, is_int
 
 log = logging.getLogger(__name__)
 
-MAX_SEEN_REQUEST_IDS = 50_000
-"""Request ids remembered to refuse a replay; the oldest are forgotten first."""
+MAX_SEEN_REQUEST_IDS = 10_000
+"""Request ids remembered to refuse a replay; the oldest are forgotten first. Ids are at
+most 64 characters, so this holds at most ~1.5 MB however the page picks them."""
 
 Handler = Callable[[dict], dict]
 
@@ -78,9 +80,13 @@ class Router:
                 "The widget's front end and Python package may be of different versions: "
                 "restart the kernel and reload the page.",
             )
-        if not isinstance(request_id, (str, int)) or isinstance(request_id, bool):
+        if not _is_request_id(request_id):
             return P.error_response(
-                None, kind, "bad-request", "A request needs an 'id' (a string or an integer)."
+                None,
+                kind,
+                "bad-request",
+                f"A request needs an 'id': a text of at most {P.MAX_ID_CHARS} characters, "
+                "or a whole number.",
             )
         if request_id in self._seen_ids:
             return P.error_response(
@@ -119,3 +125,9 @@ def internal_error(kind: str, exc: BaseException) -> UploadError:
 def error_reply(request_id: object, kind: str, err: UploadError) -> dict:
     """The answer to a request whose handler raised ``err``."""
     return P.error_response(request_id, kind, **err.as_dict())
+
+
+def _is_request_id(value: object) -> bool:
+    if isinstance(value, str):
+        return 0 < len(value) <= P.MAX_ID_CHARS and clean_text(value, P.MAX_ID_CHARS) == value
+    return is_int(value) and abs(value) <= 2**53

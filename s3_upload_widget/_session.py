@@ -16,23 +16,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import _protocol as P
+from ._cors import page_origin
 from ._errors import UploadError, explain_browser_failure, key_exists_error
-from ._options import DEFAULT_CONCURRENCY, DEFAULT_EXPIRES_IN, DEFAULT_MULTIPART_THRESHOLD
+from ._intake import MAX_FILES_PER_MESSAGE, key_in_use_error, read_batch
+from ._options import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_EXPIRES_IN,
+    DEFAULT_MULTIPART_THRESHOLD,
+    MAX_CONCURRENCY,
+)
 from ._policy import FileInfo, UploadPolicy
 from ._records import Upload, new_record
 from ._router import Router
 from ._sizes import check_uploadable, part_length, plan_parts
-from ._values import is_int
+from ._values import clean_text, is_int
+from ._verify import SignedAt, Unverifiable, verify_single
 
 log = logging.getLogger(__name__)
 
-MAX_FILES_PER_MESSAGE = 10_000
-"""A batch larger than this is refused outright: no person picks more in one go."""
-
-MAX_RECORDS = 100_000
-"""Records kept per widget; past this a flood of requests is refused (w.clear() frees)."""
-
-MAX_PARTS_PER_REQUEST = 64
+MAX_PARTS_PER_REQUEST = 3 * MAX_CONCURRENCY
 """Part URLs are signed in small batches just before they are needed."""
 
 MAX_SIGNATURES_PER_PART = 20
@@ -84,6 +86,7 @@ class UploadSession:
         self._on_done = on_done
         self._cors_checker = cors_checker
         self._uploads: OrderedDict[str, Upload] = OrderedDict()
+        self._accepted = 0  # files accepted over the widget's life (max_total_files)
         self.origin = ""
         handlers = {
             P.HELLO: self._hello,
@@ -125,14 +128,13 @@ class UploadSession:
             del self._uploads[upload_id]
         self._changed()
 
-    def close(self) -> None:
-        """Cancel everything unfinished, aborting multipart uploads in S3.
-
-        Also tries again the aborts that failed earlier (their records already ended).
-        """
+    def close(self) -> list[str]:
+        """Cancel everything unfinished and abort every multipart upload still held in S3,
+        also those whose abort failed earlier; returns the keys it could not abort."""
         self.cancel()
         for upload in self._uploads.values():
             self._abort_multipart(upload)
+        return [u.record["key"] for u in self._uploads.values() if u.s3_upload_id]
 
     # --- failures ----------------------------------------------------------------
 
@@ -152,61 +154,56 @@ class UploadSession:
     # --- handlers ----------------------------------------------------------------
 
     def _hello(self, args: dict) -> dict:
-        origin = args.get("origin", "")
-        if isinstance(origin, str) and len(origin) <= 2048:
-            self.origin = origin
+        # Only a real page origin: configure_cors() and the CORS advice use it.
+        self.origin = page_origin(args.get("origin"))
         return {}
 
     def _add_files(self, args: dict) -> dict:
-        files = args.get("files")
-        if not isinstance(files, list) or not files:
-            raise UploadError("bad-request", "'files' must be a non-empty list.", "")
-        if len(files) > MAX_FILES_PER_MESSAGE:
-            raise UploadError(
-                "too-many-files",
-                f"{len(files)} files in one go is more than this widget accepts "
-                f"({MAX_FILES_PER_MESSAGE}).",
-                "Upload them in smaller batches, or as one archive.",
-            )
-        if len(self._uploads) + len(files) > MAX_RECORDS:
-            raise UploadError(
-                "too-many-files",
-                f"This widget already holds {len(self._uploads)} upload records; "
-                f"{len(files)} more would pass its limit of {MAX_RECORDS}.",
-                "Call w.clear() to forget finished uploads, or create a new widget.",
-            )
-        if not self.options.multiple and len(files) > 1:
-            raise UploadError(
-                "too-many-files",
-                f"{len(files)} files were chosen, but this widget takes one file at a time.",
-                "Choose a single file, or create the widget with multiple=True.",
-            )
-        self.policy.check_batch(len(files))
-        infos = [FileInfo.from_message(f) for f in files]  # all valid, or none is added
+        infos = read_batch(
+            args.get("files"),
+            live=sum(not u.is_final for u in self._uploads.values()),
+            held=len(self._uploads),
+            accepted=self._accepted,
+            options=self.options,
+            policy=self.policy,
+        )
         added: list[Upload] = []
         try:
             for info in infos:
                 added.append(self._new_upload(info))
-            self._changed()
         except Exception:
             for upload in added:  # all or nothing: no record that nobody will upload
                 del self._uploads[upload.record["id"]]
             raise
+        self._accepted += sum(not u.is_final for u in added)
+        self._changed()
         return {"uploads": [dict(u.record) for u in added]}
 
     def _new_upload(self, info: FileInfo) -> Upload:
         upload_id = uuid.uuid4().hex[:12]
-        upload = Upload(record=new_record(upload_id, info, self.options.bucket), info=info)
-        record = upload.record
+        content_type = self.policy.content_type(info)
+        record = new_record(upload_id, info, self.options.bucket, content_type)
+        upload = Upload(record=record, info=info)
         try:
-            self.policy.check_file(info)
-            self._check_uploadable(upload)
-            record["key"] = self.policy.make_key(info)
-            record["s3_uri"] = f"s3://{self.options.bucket}/{record['key']}"
+            self._check_rules(upload)
         except UploadError as err:
             upload.set_error(err)
         self._uploads[upload_id] = upload
         return upload
+
+    def _check_rules(self, upload: Upload) -> None:
+        """The policy's rules for this file as they are now, and a key for it that no
+        other unfinished upload writes; makes the key again if the prefix changed."""
+        record = upload.record
+        self.policy.check_file(upload.info)
+        record["content_type"] = self.policy.content_type(upload.info)
+        self._check_uploadable(upload)
+        if not record["key"] or not record["key"].startswith(self.policy.prefix):
+            record["key"] = self.policy.make_key(upload.info)
+            record["s3_uri"] = f"s3://{self.options.bucket}/{record['key']}"
+        for other in self._uploads.values():
+            if other is not upload and not other.is_final and other.record["key"] == record["key"]:
+                raise key_in_use_error(self.options.bucket, record["key"], other.record["name"])
 
     def _check_uploadable(self, upload: Upload) -> None:
         check_uploadable(
@@ -222,11 +219,10 @@ class UploadSession:
         if record["status"] == "uploading" and upload.mode == "single":
             # The browser's URL expired before the PUT finished: sign the same PUT again.
             return self._sign_single(upload)
-        self._expect_status(upload, "queued")
+        upload.expect_status("queued")
         record["status"] = "signing"
         self._changed()
-        # The options may have changed since the file was added.
-        self._check_uploadable(upload)
+        self._check_rules(upload)  # the options may have changed since the file was added
         signer = self._get_signer()
         if record["size"] >= self.options.multipart_threshold:
             result = self._start_multipart(upload, signer)
@@ -248,6 +244,7 @@ class UploadSession:
                 "bad-request", f"The upload of {upload.record['name']!r} was signed too often.", ""
             )
         upload.signatures[1] = count
+        upload.signed_at = SignedAt.now()
         record = upload.record
         signed = self._get_signer().presign_put(
             record["key"],
@@ -270,7 +267,7 @@ class UploadSession:
 
     def _sign_parts(self, args: dict) -> dict:
         upload = self._upload_for(args)
-        self._expect_status(upload, "uploading")
+        upload.expect_status("uploading")
         if upload.mode != "multipart":
             raise UploadError("bad-request", "This upload is not a multipart upload.", "")
         numbers = args.get("part_numbers")
@@ -290,17 +287,19 @@ class UploadSession:
             if upload.signatures.get(n, 0) >= MAX_SIGNATURES_PER_PART:
                 raise UploadError("bad-request", f"Part {n} was signed too often.", "")
         signer = self._get_signer()
+        upload.check_outstanding(set(numbers), signer.list_parts)
         parts = []
         for n in sorted(set(numbers)):
             length = part_length(upload.record["size"], upload.part_size, n)
             signed = signer.presign_part(upload.record["key"], upload.s3_upload_id, n, length)
             upload.signatures[n] = upload.signatures.get(n, 0) + 1
+            upload.outstanding.add(n)
             parts.append({"part_number": n, "length": length, **signed.as_dict()})
         return {"parts": parts}
 
     def _complete(self, args: dict) -> dict:
         upload = self._upload_for(args)
-        self._expect_status(upload, "uploading")
+        upload.expect_status("uploading")
         record = upload.record
         if upload.mode == "single":
             # "" when the bucket's CORS hides the ETag header: HEAD reads it instead.
@@ -318,14 +317,19 @@ class UploadSession:
         self._changed()
         signer = self._get_signer()
         if upload.mode == "single":
-            stored = self._stored_single(signer, record, args["etag"])
-            if stored["size"] != record["size"]:
-                raise UploadError(
-                    "size-mismatch",
-                    f"S3 holds {stored['size']} bytes for {record['key']!r}, "
-                    f"but the file has {record['size']}.",
-                    "Upload the file again.",
+            try:
+                stored = verify_single(
+                    signer.client,
+                    self.options.bucket,
+                    record["key"],
+                    size=record["size"],
+                    browser_etag=clean_text(args["etag"], 200),
+                    signed_at=upload.signed_at or SignedAt.now(),
                 )
+            except Unverifiable:
+                upload.set_unverified(self.options.bucket)
+                self._changed()
+                return {"record": dict(upload.record)}
         else:
             stored = signer.complete_multipart(
                 record["key"],
@@ -340,18 +344,6 @@ class UploadSession:
         self._on_done(dict(record))
         return {"record": dict(record)}
 
-    @staticmethod
-    def _stored_single(signer: Any, record: dict, etag: str) -> dict:
-        """What S3 holds for a single PUT; trusts the signed length if HEAD is denied."""
-        try:
-            return signer.head(record["key"])
-        except UploadError as err:
-            if err.code != "access-denied":
-                raise
-            # An upload-only role may not HEAD. S3 accepted exactly the signed
-            # Content-Length, so the size is known; the ETag is the browser's.
-            return {"size": record["size"], "etag": etag}
-
     def _fail(self, args: dict) -> dict:
         upload = self._upload_for(args)
         if upload.is_final:
@@ -361,7 +353,7 @@ class UploadSession:
             raise UploadError("bad-request", "'error' must be an object.", "")
         failure = P.read_failure(error)
         cors_problems = None
-        if failure["reason"] == "network" and self._cors_checker is not None:
+        if failure["reason"] == "network" and self._cors_checker and self.origin:
             try:
                 cors_problems = self._cors_checker(self.origin)
             except Exception:  # diagnosis is a bonus: never let it hide the failure
@@ -405,6 +397,7 @@ class UploadSession:
     def _get_signer(self) -> Any:
         if self._signer is None:
             self._signer = self._signer_factory()
+        self._signer.expires_in = self.options.expires_in  # a change applies at once
         return self._signer
 
     def _upload_for(self, args: dict) -> Upload:
@@ -415,16 +408,6 @@ class UploadSession:
                 "unknown-upload", f"No upload with id {upload_id!r} in this widget.", ""
             )
         return upload
-
-    def _expect_status(self, upload: Upload, *statuses: str) -> None:
-        status = upload.record["status"]
-        if status not in statuses:
-            raise UploadError(
-                "bad-request",
-                f"The upload of {upload.record['name']!r} is {status}; "
-                f"this request needs it to be {' or '.join(statuses)}.",
-                "",
-            )
 
     def _fail_upload(self, upload: Upload, err: UploadError) -> None:
         self._abort_multipart(upload)
@@ -449,4 +432,9 @@ class UploadSession:
             log.warning("Could not abort multipart upload of %s: %s", upload.record["key"], err)
 
     def _changed(self) -> None:
-        self._on_change(self.records)
+        try:
+            self._on_change(self.records)
+        except Exception:
+            # The records are right; only their copy in the trait lags until the next
+            # change. Raising here would leave a handler half-way.
+            log.exception("s3-upload-widget: could not publish the upload records")

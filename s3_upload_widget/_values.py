@@ -45,6 +45,15 @@ def shorten(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def short_str(value: object, limit: int = 1000) -> str:
-    """``value`` cut to ``limit`` characters if it is a str, else ``""``."""
-    return value[:limit] if isinstance(value, str) else ""
+def clean_text(value: object, limit: int) -> str:
+    """``value`` as a str that can always be sent and saved: ``""`` if it is not a str,
+    lone surrogates replaced by U+FFFD (they cannot be encoded as UTF-8, and one of them
+    in a trait would stop every later update), cut to ``limit`` characters."""
+    if not isinstance(value, str):
+        return ""
+    text = value[:limit]
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return text

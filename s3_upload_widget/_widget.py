@@ -8,6 +8,7 @@ import logging
 import pathlib
 import threading
 import uuid
+import warnings
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -232,8 +233,10 @@ class S3UploadWidget(anywidget.AnyWidget):
         if origins is None:
             if not self._session.origin:
                 raise ValueError(
-                    "The page's origin is not known yet: display the widget first, or pass "
-                    'origins=["http://localhost:8888"] (the address your notebook runs at).'
+                    "The page's origin is not known: display the widget first. If it is "
+                    "shown and this persists, the page gave no usable origin "
+                    '(http(s)://host[:port]): pass origins=["http://localhost:8888"] '
+                    "(the address your notebook runs at)."
                 )
             origins = [self._session.origin]
         return configure_cors(self.bucket, origins, client=self._s3_client())
@@ -252,10 +255,23 @@ class S3UploadWidget(anywidget.AnyWidget):
             self._session.clear()
 
     def close(self) -> None:
-        """Cancel unfinished uploads (aborting multipart uploads in S3), then close."""
+        """Cancel unfinished uploads and abort every multipart upload still held in S3
+        (also ones whose abort failed before), then close; warns naming any it could
+        not abort, so that you can abort them yourself (they cost storage)."""
         # getattr: __del__ may close a widget whose __init__ failed before the session.
         if getattr(self, "_session", None) is not None and self.comm is not None:
             self.cancel()
+            with self._lock:
+                left = self._session.close()
+            if left:
+                warnings.warn(
+                    f"s3-upload-widget could not abort the multipart uploads of {left} in "
+                    f"bucket {self.bucket!r}; their parts cost storage until aborted: "
+                    "aws s3api list-multipart-uploads / abort-multipart-upload, or a "
+                    "lifecycle rule AbortIncompleteMultipartUpload.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
         _LIVE_WIDGETS.discard(self)
         super().close()
 
@@ -378,7 +394,8 @@ def _abort_unfinished_uploads() -> None:
     # Kernel shutdown: leave no multipart upload half-written in S3.
     for widget in list(_LIVE_WIDGETS):
         try:
-            if widget._session is not None:
-                widget._session.close()
+            left = widget._session.close() if widget._session is not None else []
+            if left:
+                log.warning("s3-upload-widget: could not abort multipart uploads of %s", left)
         except Exception:
-            log.debug("abort at exit failed", exc_info=True)
+            log.warning("s3-upload-widget: abort at exit failed", exc_info=True)

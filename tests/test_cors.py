@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from s3_upload_widget._cors import (
+    RULE_HEADERS,
     RULE_ID,
     check_cors,
     configure_cors,
@@ -165,8 +166,8 @@ def test_configure_cors_on_bucket_without_cors(s3):
     assert rule == {
         "ID": RULE_ID,
         "AllowedOrigins": [ORIGIN],
-        "AllowedMethods": ["PUT", "POST", "GET", "HEAD"],
-        "AllowedHeaders": ["*"],
+        "AllowedMethods": ["PUT"],
+        "AllowedHeaders": list(RULE_HEADERS),
         "ExposeHeaders": ["ETag"],
         "MaxAgeSeconds": 3000,
     }
@@ -221,9 +222,10 @@ def test_configure_cors_repairs_our_rule_edited_by_hand(s3):
     ours, other = config["CORSRules"]
     assert other == OTHER_RULE
     assert ours["AllowedOrigins"] == [ORIGIN, "https://twin.example.com"]
-    assert ours["AllowedMethods"] == ["PUT", "POST", "GET", "HEAD", "DELETE"]
-    assert ours["AllowedHeaders"] == ["*"]
-    assert ours["ExposeHeaders"] == ["ETag", "x-amz-version-id"]
+    # The rule is ours: rewritten to what uploads use, the hand-made additions dropped.
+    assert ours["AllowedMethods"] == ["PUT"]
+    assert ours["AllowedHeaders"] == list(RULE_HEADERS)
+    assert ours["ExposeHeaders"] == ["ETag"]
     assert check_cors(BUCKET, ORIGIN, client=s3) == []
 
 
@@ -391,7 +393,7 @@ def test_check_cors_without_read_permission_says_what_to_check():
         (problem,) = check_cors(BUCKET, ORIGIN, client=client)
     assert "s3:GetBucketCORS" in problem
     assert "Could not read" in problem
-    for needed in ("PUT", "ETag", "['*']"):
+    for needed in ("PUT", "ETag", "content-type, if-none-match"):
         assert needed in problem
     _assert_sentence(problem)
 

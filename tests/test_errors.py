@@ -266,9 +266,12 @@ def test_network_failure_with_correct_cors_points_at_the_network():
     assert "looks right" in error.message and "proxy" in error.message
 
 
-def test_network_failure_without_origin_still_gives_a_fix():
-    error = browser(reason="network", origin="")
-    assert 'configure_cors("my-bucket", ["<this notebook\'s origin' in error.hint
+@pytest.mark.parametrize("origin", ["", "*", "http://localhost:*", "http://a.com/lab"])
+def test_network_failure_without_a_real_origin_asks_for_the_notebooks_address(origin):
+    error = browser(reason="network", origin=origin)
+    assert 'configure_cors("my-bucket", ["<your notebook\'s address' in error.hint
+    assert "origin (unknown)" in error.message
+    assert f'["{origin}"]' not in error.hint
 
 
 def test_http_expired_url():

@@ -9,6 +9,7 @@ import pytest
 import traitlets
 from botocore.config import Config
 from conftest import TEST_BUCKET
+from widget_wiring import Wired
 
 from s3_upload_widget import S3UploadWidget
 from s3_upload_widget import _protocol as P
@@ -20,25 +21,6 @@ BUCKET = TEST_BUCKET
 def client(s3_client):
     """moto in process, with the bucket BUCKET (tests/conftest.py)."""
     return s3_client
-
-
-class Wired:
-    """A widget whose outgoing messages are captured, and a way to send it requests."""
-
-    def __init__(self, widget: S3UploadWidget):
-        self.widget = widget
-        self.sent: list[dict] = []
-        widget.send = self.sent.append  # type: ignore[method-assign]
-        self._n = 0
-
-    def request(self, kind, **args):
-        self._n += 1
-        self.widget._on_custom_msg(
-            self.widget, {"id": str(self._n), "kind": kind, "args": args}, []
-        )
-        reply = self.sent[-1]
-        assert reply["id"] == str(self._n)
-        return reply
 
 
 def test_public_traits_and_defaults(client):
@@ -101,12 +83,12 @@ def test_full_single_upload_through_messages(client):
     signed = wired.request(P.SIGN, upload_id=record["id"])["result"]
     # Presigned URLs travel in messages only, never in synced state.
     assert signed["url"] not in repr(w.get_state())
-    client.put_object(Bucket=BUCKET, Key=record["key"], Body=b"hello")
+    etag = client.put_object(Bucket=BUCKET, Key=record["key"], Body=b"hello")["ETag"]
     w._on_custom_msg(
         w, {"kind": P.PROGRESS, "updates": [{"upload_id": record["id"], "loaded": 3}]}, []
     )
     assert w.uploads[0]["loaded"] == 3
-    done = wired.request(P.COMPLETE, upload_id=record["id"], etag='"e"')["result"]["record"]
+    done = wired.request(P.COMPLETE, upload_id=record["id"], etag=etag)["result"]["record"]
     assert done["status"] == "done"
     assert w.key == record["key"] and w.uploaded_keys == [record["key"]]
     assert w.uploads[0]["status"] == "done"
@@ -126,7 +108,7 @@ def test_failing_callback_does_not_fail_the_upload(client, caplog):
     ][0]
     wired.request(P.SIGN, upload_id=record["id"])
     client.put_object(Bucket=BUCKET, Key=record["key"], Body=b"x")
-    reply = wired.request(P.COMPLETE, upload_id=record["id"], etag='"e"')
+    reply = wired.request(P.COMPLETE, upload_id=record["id"], etag="")
     assert reply["ok"] and w.uploads[0]["status"] == "done"
     assert "callback bug" in caplog.text
 

@@ -39,9 +39,19 @@ export const FAILURE_REASONS = Object.freeze([
 
 /**
  * The status of an upload, in the order a file goes through them.
- * @typedef {"queued" | "signing" | "uploading" | "completing" | "done" | "error" | "cancelled"} Status
+ * "unverified": S3 accepted the PUT, but the kernel's role may not read it back; not done.
+ * @typedef {"queued" | "signing" | "uploading" | "completing" | "done" | "unverified" | "error" | "cancelled"} Status
  */
-export const STATUSES = Object.freeze(["queued", "signing", "uploading", "completing", "done", "error", "cancelled"]);
+export const STATUSES = Object.freeze([
+  "queued",
+  "signing",
+  "uploading",
+  "completing",
+  "done",
+  "unverified",
+  "error",
+  "cancelled",
+]);
 
 /**
  * An upload record as the kernel sends it (add-files, complete, fail, cancel, the `uploads` trait).
@@ -62,7 +72,7 @@ export const STATUSES = Object.freeze(["queued", "signing", "uploading", "comple
  */
 
 /** Statuses an upload never leaves. */
-export const FINAL_STATUSES = Object.freeze(["done", "error", "cancelled"]);
+export const FINAL_STATUSES = Object.freeze(["done", "unverified", "error", "cancelled"]);
 
 /**
  * @param {string} kind

@@ -15,6 +15,7 @@ const STATUS_TEXT = {
   uploading: "uploading",
   completing: "finishing…",
   done: "done",
+  unverified: "sent, not verified",
   error: "error",
   cancelled: "cancelled",
 };
