@@ -21,10 +21,12 @@ MAX_FILES_PER_MESSAGE = 10_000
 """Files in one request; a larger batch is refused outright (see MAX_RECORDS)."""
 
 MAX_RECORDS = 10_000
-"""Records a widget keeps (``w.clear()`` frees finished ones). Measured (docs/LEARNED.md):
-every record change re-sends the whole `uploads` list, ~0.3 kB a record, so 10,000
-records make each change ~3 MB and ~40 ms of kernel work; the kernel's memory stays
-under ~60 MB. Past this a page's flood is refused rather than slowing the kernel."""
+"""Records a widget keeps (``w.clear()`` frees finished ones). Measured
+(benchmarks/record_cost.md): every record change re-sends the whole `uploads` list,
+~0.4 kB and ~18 µs of kernel time a record, so at 10,000 records one change sends 4 MB
+and takes ~180 ms, and the kernel holds ~27 MiB more; at 20,000, twice that. Past this a
+page's flood is refused rather than slowing the kernel further. (Sending only what
+changed is the datasets issue's; the cap can rise then.)"""
 
 
 def read_batch(

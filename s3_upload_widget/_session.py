@@ -87,6 +87,7 @@ class UploadSession:
         self._cors_checker = cors_checker
         self._uploads: OrderedDict[str, Upload] = OrderedDict()
         self._accepted = 0  # files accepted over the widget's life (max_total_files)
+        self._key_owner: dict[str, Upload] = {}  # key -> the upload that last took it
         self.origin = ""
         handlers = {
             P.HELLO: self._hello,
@@ -125,7 +126,9 @@ class UploadSession:
     def clear(self) -> None:
         """Forget finished records (done, error, cancelled); active uploads stay."""
         for upload_id in [i for i, u in self._uploads.items() if u.is_final]:
-            del self._uploads[upload_id]
+            upload = self._uploads.pop(upload_id)
+            if self._key_owner.get(upload.record["key"]) is upload:
+                del self._key_owner[upload.record["key"]]
         self._changed()
 
     def close(self) -> list[str]:
@@ -199,11 +202,15 @@ class UploadSession:
         record["content_type"] = self.policy.content_type(upload.info)
         self._check_uploadable(upload)
         if not record["key"] or not record["key"].startswith(self.policy.prefix):
+            if self._key_owner.get(record["key"]) is upload:
+                del self._key_owner[record["key"]]
             record["key"] = self.policy.make_key(upload.info)
             record["s3_uri"] = f"s3://{self.options.bucket}/{record['key']}"
-        for other in self._uploads.values():
-            if other is not upload and not other.is_final and other.record["key"] == record["key"]:
-                raise key_in_use_error(self.options.bucket, record["key"], other.record["name"])
+        # Entries of finished uploads stay until the key is taken again: checked here.
+        other = self._key_owner.get(record["key"])
+        if other is not None and other is not upload and not other.is_final:
+            raise key_in_use_error(self.options.bucket, record["key"], other.record["name"])
+        self._key_owner[record["key"]] = upload
 
     def _check_uploadable(self, upload: Upload) -> None:
         check_uploadable(
