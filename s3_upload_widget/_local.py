@@ -304,6 +304,13 @@ class LocalS3:
     def _create_bucket(self) -> None:
         create_bucket(self.client, self.bucket)
         configure_cors(self.bucket, self.origins, client=self.client)
+        # moto answers a preflight with the rule's header patterns ("x-amz-*") where S3
+        # echoes the headers asked for, and browsers compare them literally: on moto only,
+        # allow every header, or signed x-amz-... headers (extra_args) would be refused.
+        rules = self.client.get_bucket_cors(Bucket=self.bucket)["CORSRules"]
+        for rule in rules:
+            rule["AllowedHeaders"] = ["*"]
+        self.client.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": rules})
         self._check_cors_is_enforced()
 
     def _check_cors_is_enforced(self) -> None:
