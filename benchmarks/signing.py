@@ -65,8 +65,9 @@ def _signer_costs(client, bucket: str, calls: int) -> dict:
 def _handler_costs(client, bucket: str) -> dict:
     """The kernel's handler: parse + check + presign every part + build the reply, per
     batch size."""
+    from s3_upload_widget._options import SessionOptions
     from s3_upload_widget._policy import UploadPolicy
-    from s3_upload_widget._session import SessionOptions, UploadSession
+    from s3_upload_widget._session import UploadSession
     from s3_upload_widget._signer import Signer
 
     session = UploadSession(

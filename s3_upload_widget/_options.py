@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import string
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from ._extra_args import check_extra_args
 from ._sizes import (
     DEFAULT_PART_SIZE,
     MAX_KEY_BYTES,
@@ -275,6 +277,7 @@ _RULES: dict[str, Callable[[Any], Any]] = {
     "multipart_threshold": _multipart_threshold,
     "part_size": _part_size,
     "concurrency": _concurrency,
+    "extra_args": check_extra_args,
 }
 
 OPTION_NAMES = tuple(_RULES)
@@ -285,3 +288,18 @@ def check_option(name: str, value: Any) -> Any:
     """``value`` as the widget will use it, or ``ValueError`` naming ``name``, the limit
     and the fix."""
     return _RULES[name](value)
+
+
+@dataclass
+class SessionOptions:
+    """What the session needs besides the policy: the bucket and how to upload."""
+
+    bucket: str
+    overwrite: bool = False
+    multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD
+    part_size: int | None = None
+    multiple: bool = True
+    max_total_files: int | None = None
+    expires_in: int = DEFAULT_EXPIRES_IN
+    concurrency: int = DEFAULT_CONCURRENCY
+    extra_args: Any = None  # dict, callable per file, or None (checked by check_option)

@@ -37,6 +37,7 @@ class Upload:
     signatures: dict[int, int] = field(default_factory=dict)  # part number -> times signed
     outstanding: set[int] = field(default_factory=set)  # parts signed, not yet seen in S3
     signed_at: Any = None  # _verify.SignedAt of the latest single-PUT signature
+    extra_args: dict = field(default_factory=dict)  # this file's resolved object options
 
     @property
     def is_final(self) -> bool:

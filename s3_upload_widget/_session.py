@@ -12,19 +12,14 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from . import _protocol as P
 from ._cors import page_origin
 from ._errors import UploadError, explain_browser_failure, key_exists_error
+from ._extra_args import iam_hint, resolve_extra_args
 from ._intake import MAX_FILES_PER_MESSAGE, key_in_use_error, read_batch
-from ._options import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_EXPIRES_IN,
-    DEFAULT_MULTIPART_THRESHOLD,
-    MAX_CONCURRENCY,
-)
+from ._options import MAX_CONCURRENCY, SessionOptions
 from ._policy import FileInfo, UploadPolicy
 from ._records import Upload, new_record
 from ._router import Router
@@ -39,20 +34,6 @@ MAX_PARTS_PER_REQUEST = 3 * MAX_CONCURRENCY
 
 MAX_SIGNATURES_PER_PART = 20
 """Re-signing an expired URL is normal; a front end asking endlessly is not."""
-
-
-@dataclass
-class SessionOptions:
-    """What the session needs besides the policy: the bucket and how to upload."""
-
-    bucket: str
-    overwrite: bool = False
-    multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD
-    part_size: int | None = None
-    multiple: bool = True
-    max_total_files: int | None = None
-    expires_in: int = DEFAULT_EXPIRES_IN
-    concurrency: int = DEFAULT_CONCURRENCY
 
 
 class UploadSession:
@@ -230,6 +211,8 @@ class UploadSession:
         record["status"] = "signing"
         self._changed()
         self._check_rules(upload)  # the options may have changed since the file was added
+        fields = {k: record[k] for k in ("name", "size", "content_type", "key", "bucket")}
+        upload.extra_args = resolve_extra_args(self.options.extra_args, fields)
         signer = self._get_signer()
         if record["size"] >= self.options.multipart_threshold:
             result = self._start_multipart(upload, signer)
@@ -258,6 +241,7 @@ class UploadSession:
             size=record["size"],
             content_type=record["content_type"],
             overwrite=self.options.overwrite,
+            extra_args=upload.extra_args,
         )
         return {"mode": "single", **signed.as_dict()}
 
@@ -265,7 +249,10 @@ class UploadSession:
         record = upload.record
         part_size, part_count = plan_parts(record["size"], self.options.part_size)
         upload.s3_upload_id = signer.create_multipart(
-            record["key"], content_type=record["content_type"], overwrite=self.options.overwrite
+            record["key"],
+            content_type=record["content_type"],
+            overwrite=self.options.overwrite,
+            extra_args=upload.extra_args,
         )
         upload.mode = "multipart"
         upload.part_size, upload.part_count = part_size, part_count
@@ -373,6 +360,8 @@ class UploadSession:
             filename=upload.record["name"],
             cors_problems=cors_problems,
         )
+        if err.code == "access-denied" and (more := iam_hint(upload.extra_args)):
+            err.hint = f"{err.hint} {more}"
         self._fail_upload(upload, err)
         return {"record": dict(upload.record)}
 

@@ -22,6 +22,7 @@ from ._client import (
     supports,
 )
 from ._errors import UploadError, explain_client_error, key_exists_error
+from ._extra_args import browser_headers, headers_for, iam_hint, normalize_extra_args
 from ._options import DEFAULT_EXPIRES_IN, check_option
 from ._sizes import MAX_PART_SIZE, MAX_PARTS, MAX_SINGLE_PUT
 from ._values import is_int
@@ -134,35 +135,55 @@ class Signer:
                 self._signing_client = signing_clone(self.client, region=region, aws=aws)
         return self._signing_client
 
-    def _presign(self, method: str, params: dict, key: str, action: str) -> str:
+    def _presign(self, method: str, params: dict, key: str, headers: dict) -> SignedRequest:
+        """A presigned PUT, with those of ``headers`` the URL signs (see browser_headers)."""
         try:
-            return self.signing_client.generate_presigned_url(
+            url = self.signing_client.generate_presigned_url(
                 method, Params=params, ExpiresIn=self.expires_in, HttpMethod="PUT"
             )
         except (bex.BotoCoreError, bex.ClientError) as exc:
-            raise self._explain(exc, key, action) from exc
+            raise self._explain(exc, key, "s3:PutObject") from exc
+        try:
+            return SignedRequest("PUT", url, browser_headers(url, headers))
+        except ValueError as exc:
+            raise UploadError(
+                "internal",
+                f"This botocore signs the upload of s3://{self.bucket}/{key} differently from "
+                f"what the browser will send: {exc}.",
+                "Please report it with your botocore version; a different botocore may work.",
+            ) from exc
 
     # --- single PUT -----------------------------------------------------------------
 
     def presign_put(
-        self, key: str, *, size: int, content_type: str, overwrite: bool
+        self,
+        key: str,
+        *,
+        size: int,
+        content_type: str,
+        overwrite: bool,
+        extra_args: dict | None = None,
     ) -> SignedRequest:
         """A presigned PUT of exactly ``size`` bytes of ``content_type`` to ``key``.
 
         Content-Type and Content-Length are signed, so S3 refuses any other body size or
         type; with ``overwrite=False`` ``If-None-Match: *`` is signed too, so S3 refuses
-        to replace an existing object. The returned headers are the ones the browser must
-        send (Content-Length excluded: browsers set it and refuse to let scripts do so).
+        to replace an existing object. ``extra_args`` (ExtraArgs such as
+        ``ServerSideEncryption``, see `_extra_args`) are signed as their headers. The
+        returned headers are the ones the browser must send (Content-Length excluded:
+        browsers set it and refuse to let scripts do so).
         """
         if not is_int(size) or not 0 <= size <= MAX_SINGLE_PUT:
             raise ValueError(f"a single PUT carries 0..{MAX_SINGLE_PUT:,} bytes, not {size!r}")
+        options = normalize_extra_args(extra_args)
         params = {
+            **options,
             "Bucket": self.bucket,
             "Key": key,
             "ContentType": content_type,
             "ContentLength": size,
         }
-        headers = {"Content-Type": content_type}
+        headers = {"Content-Type": content_type, **headers_for(options)}
         if not overwrite:
             if supports(self.client, "PutObject", "IfNoneMatch"):
                 params["IfNoneMatch"] = "*"
@@ -170,25 +191,31 @@ class Signer:
             elif self.exists_if_allowed(key):
                 # botocore too old to sign If-None-Match (< mid 2024): check now, at least.
                 raise self._key_exists(key)
-        url = self._presign("put_object", params, key, "s3:PutObject")
-        return SignedRequest("PUT", url, headers)
+        return self._presign("put_object", params, key, headers)
 
     # --- multipart ------------------------------------------------------------------
 
-    def create_multipart(self, key: str, *, content_type: str, overwrite: bool) -> str:
+    def create_multipart(
+        self, key: str, *, content_type: str, overwrite: bool, extra_args: dict | None = None
+    ) -> str:
         """Start a multipart upload to ``key`` and return S3's UploadId.
 
-        With ``overwrite=False`` an existing object raises ``UploadError("key-exists")``
-        now, before any byte is sent (completion checks again).
+        ``extra_args`` go to CreateMultipartUpload only: S3 applies them to the object;
+        parts and completion carry none. With ``overwrite=False`` an existing object raises
+        ``UploadError("key-exists")`` now, before any byte is sent (completion checks again).
         """
+        options = normalize_extra_args(extra_args)
         if not overwrite and self.exists_if_allowed(key):
             raise self._key_exists(key)
         try:
             answer = self.client.create_multipart_upload(
-                Bucket=self.bucket, Key=key, ContentType=content_type
+                **options, Bucket=self.bucket, Key=key, ContentType=content_type
             )
         except (bex.BotoCoreError, bex.ClientError) as exc:
-            raise self._explain(exc, key, "s3:PutObject") from exc
+            error = self._explain(exc, key, "s3:PutObject")
+            if error.code == "access-denied" and iam_hint(options):
+                error.hint = f"{error.hint} {iam_hint(options)}"
+            raise error from exc
         return answer["UploadId"]
 
     def presign_part(
@@ -208,7 +235,7 @@ class Signer:
             "PartNumber": part_number,
             "ContentLength": length,
         }
-        return SignedRequest("PUT", self._presign("upload_part", params, key, "s3:PutObject"), {})
+        return self._presign("upload_part", params, key, {})
 
     def complete_multipart(
         self, key: str, upload_id: str, parts: list, *, expected_size: int, overwrite: bool
@@ -266,6 +293,10 @@ class Signer:
                 raise bad(f"part {number} is listed twice")
             reported[number] = etag
         return dict(sorted(reported.items()))
+
+    def list_parts(self, key: str, upload_id: str) -> list[int]:
+        """The numbers of the parts S3 holds for a multipart upload (ListParts, all pages)."""
+        return sorted(self._list_parts(key, upload_id))
 
     def _list_parts(self, key: str, upload_id: str) -> dict[int, dict]:
         stored: dict[int, dict] = {}

@@ -22,10 +22,11 @@ from ._options import (
     DEFAULT_EXPIRES_IN,
     DEFAULT_KEY_TEMPLATE,
     DEFAULT_MULTIPART_THRESHOLD,
+    SessionOptions,
     check_option,
 )
 from ._policy import UploadPolicy
-from ._session import SessionOptions, UploadSession
+from ._session import UploadSession
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ class S3UploadWidget(anywidget.AnyWidget):
         multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
         part_size: int | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
+        extra_args: Any = None,
         **kwargs: Any,
     ) -> None:
         _check_extra_arguments(type(self), kwargs)
@@ -148,6 +150,8 @@ class S3UploadWidget(anywidget.AnyWidget):
         self._key_template = key_template
         self._callbacks: list[Callable[[dict], Any]] = []
         self._session: UploadSession | None = None
+        self._extra_args = None
+        self.extra_args = extra_args  # checked by the property
         self.local_s3: Any = None  # set by S3UploadWidget.local()
         self._lock = threading.RLock()
         super().__init__(
@@ -277,6 +281,22 @@ class S3UploadWidget(anywidget.AnyWidget):
 
     # --- validation ----------------------------------------------------------------
 
+    @property
+    def extra_args(self) -> Any:
+        """Object options for every upload in boto3's ExtraArgs names (a dict), or a
+        function ``fields -> dict`` called per file; None for none. Not synced: it may
+        hold a function, and the front end has no use for it."""
+        return self._extra_args
+
+    @extra_args.setter
+    def extra_args(self, value: Any) -> None:
+        try:
+            self._extra_args = check_option("extra_args", value)
+        except ValueError as exc:
+            raise InvalidOption(str(exc)) from None
+        if self._session is not None:  # applies to every file signed from now on
+            self._session.options = self._make_options()
+
     @t.observe(
         "prefix", "accept", "multiple", "max_size", "max_files", "max_total_files",
         "allow_active_types", "overwrite", "expires_in", "concurrency",
@@ -318,6 +338,7 @@ class S3UploadWidget(anywidget.AnyWidget):
             max_total_files=self.max_total_files,
             expires_in=self.expires_in,
             concurrency=self.concurrency,
+            extra_args=self._extra_args,
         )
 
     def _s3_client(self) -> Any:
@@ -335,9 +356,11 @@ class S3UploadWidget(anywidget.AnyWidget):
         )
 
     def _check_cors(self, origin: str) -> list[str]:
-        from ._cors import check_cors
+        from ._cors import REQUEST_HEADERS, check_cors
+        from ._extra_args import header_names
 
-        return check_cors(self.bucket, origin, client=self._s3_client())
+        headers = (*REQUEST_HEADERS, *header_names(self._extra_args))
+        return check_cors(self.bucket, origin, client=self._s3_client(), request_headers=headers)
 
     def _on_custom_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         # JupyterLab 4.4+ may deliver widget messages on a kernel subshell thread while a
@@ -366,7 +389,7 @@ def _check_extra_arguments(cls: type, kwargs: dict[str, Any]) -> None:
     own = {"bucket", "prefix", "client", "key_template", "accept", "multiple", "max_size",
            "overwrite", "expires_in", "max_files", "max_total_files", "allow_active_types",
            "multipart_threshold", "part_size",
-           "concurrency"}  # fmt: skip
+           "concurrency", "extra_args"}  # fmt: skip
     # Public traits of the base widgets (layout, tooltip, tabbable...) are still allowed.
     inherited = {n for n in cls.class_trait_names() if not n.startswith("_")} - _OUTPUT_TRAITS
     for name in kwargs:

@@ -6,8 +6,9 @@ import pytest
 from conftest import TEST_BUCKET
 
 from s3_upload_widget import _protocol as P
+from s3_upload_widget._options import SessionOptions
 from s3_upload_widget._policy import UploadPolicy
-from s3_upload_widget._session import SessionOptions, UploadSession
+from s3_upload_widget._session import UploadSession
 from s3_upload_widget._signer import Signer
 
 BUCKET = TEST_BUCKET

@@ -12,21 +12,34 @@ so they fail loudly if s3rver ever changes):
 - a request with no signature at all is served (anonymous write);
 - `If-None-Match: *` on PUT is ignored (S3 answers 412 when the key exists);
 - ListParts is not implemented, so Signer.complete_multipart can't run against it (the
-  test completes with boto3 directly); part sizes under 5 MiB are not refused.
+  test completes with boto3 directly); part sizes under 5 MiB are not refused;
+- an x-amz-* header that is not signed is ignored (S3 refuses it: HeadersNotSigned);
+- bucket policies are not evaluated: `policy_gate` below stands in for one that denies
+  uploads without SSE-KMS, in front of s3rver.
+
+Object options (extra_args: encryption, KMS key, tags, metadata, storage class, ACL...)
+are signed headers: dropping or changing any of them is refused like the rest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import random
 import re
+import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
+import boto3
 import pytest
+from s3rver_server import ACCESS_KEY, REGION, SECRET_KEY
 
+from s3_upload_widget._errors import UploadError
+from s3_upload_widget._extra_args import headers_for, normalize_extra_args
 from s3_upload_widget._signer import SignedRequest, Signer
 
 pytest_plugins = ["fixtures_s3rver"]
@@ -122,6 +135,16 @@ def stored(s3, key: str, bucket: str = BUCKET) -> bytes | None:
 def presign(signer: Signer, key: str, size: int = SIZE, **kwargs) -> SignedRequest:
     options = {"content_type": CONTENT_TYPE, "overwrite": False, **kwargs}
     return signer.presign_put(key, size=size, **options)
+
+
+def complete_directly(s3, key: str, upload_id: str, etags: dict[int, str]) -> None:
+    """Complete with boto3: s3rver lacks ListParts, which Signer.complete_multipart uses."""
+    s3.complete_multipart_upload(
+        Bucket=BUCKET,
+        Key=key,
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in etags.items()]},
+    )
 
 
 def assert_refused(response: Response, code: str = "SignatureDoesNotMatch") -> None:
@@ -316,11 +339,215 @@ def test_a_part_url_signs_its_length_number_and_upload(s3, signer, key):
         response = send(urls[number].url, body, urls[number].headers)
         assert response.status == 200, response
         etags[number] = response.headers["etag"]
-    # s3rver lacks ListParts, which Signer.complete_multipart uses: complete directly.
-    s3.complete_multipart_upload(
-        Bucket=BUCKET,
-        Key=key,
-        UploadId=upload_id,
-        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in etags.items()]},
-    )
+    complete_directly(s3, key, upload_id, etags)
     assert stored(s3, key) == part1 + part2
+
+
+# -- object options (extra_args): every option is a signed header --------------------------
+KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+OPTIONS = {
+    "ServerSideEncryption": "aws:kms",
+    "SSEKMSKeyId": KMS_KEY,
+    "BucketKeyEnabled": True,
+    "Metadata": {"owner": "data-team"},
+    "Tagging": {"project": "alpha"},
+    "StorageClass": "STANDARD_IA",
+    "ContentDisposition": 'attachment; filename="data.csv"',
+    "CacheControl": "no-cache",
+    "ContentEncoding": "gzip",
+    "ACL": "private",
+}
+OPTION_HEADERS = headers_for(normalize_extra_args(OPTIONS))
+CHANGED = {
+    "x-amz-server-side-encryption": "AES256",
+    "x-amz-server-side-encryption-aws-kms-key-id": KMS_KEY.replace("1234abcd", "99999999"),
+    "x-amz-server-side-encryption-bucket-key-enabled": "false",
+    "x-amz-meta-owner": "someone-else",
+    "x-amz-tagging": "project=beta",
+    "x-amz-storage-class": "STANDARD",
+    "Content-Disposition": "inline",
+    "Cache-Control": "max-age=31536000",
+    "Content-Encoding": "identity",
+    "x-amz-acl": "public-read",
+}
+
+
+def presign_with_options(signer: Signer, key: str, options=OPTIONS) -> SignedRequest:
+    return presign(signer, key, extra_args=normalize_extra_args(options))
+
+
+def test_changed_covers_every_option_header():
+    assert set(CHANGED) == set(OPTION_HEADERS)
+
+
+def test_the_signed_put_with_every_option_succeeds(s3, signer, key):
+    signed = presign_with_options(signer, key)
+    assert signed.headers == {"Content-Type": CONTENT_TYPE, "If-None-Match": "*", **OPTION_HEADERS}
+    query = parse_qs(urlsplit(signed.url).query)
+    assert set(query["X-Amz-SignedHeaders"][0].split(";")) == {"content-length", "host"} | {
+        h.lower() for h in signed.headers
+    }
+    response = send(signed.url, payload(SIZE), signed.headers)
+    assert response.status == 200, response
+    assert stored(s3, key) == payload(SIZE)
+    # s3rver keeps these; it ignores encryption, tags and ACLs (moto stores them all:
+    # tests/test_extra_args.py), but checks their signature all the same (below).
+    head = s3.head_object(Bucket=BUCKET, Key=key)
+    assert head["Metadata"] == {"owner": "data-team"}
+    assert head["StorageClass"] == "STANDARD_IA"
+    assert head["ContentDisposition"] == 'attachment; filename="data.csv"'
+    assert head["CacheControl"] == "no-cache"
+    assert head["ContentEncoding"] == "gzip"
+
+
+@pytest.mark.parametrize("header", sorted(OPTION_HEADERS))
+def test_dropping_a_signed_option_header_is_refused(s3, signer, key, header):
+    signed = presign_with_options(signer, key)
+    headers = {k: v for k, v in signed.headers.items() if k != header}
+    assert_refused(send(signed.url, payload(SIZE), headers))
+    assert stored(s3, key) is None
+
+
+@pytest.mark.parametrize("header", sorted(CHANGED))
+def test_changing_a_signed_option_header_is_refused(s3, signer, key, header):
+    signed = presign_with_options(signer, key)
+    assert_refused(send(signed.url, payload(SIZE), {**signed.headers, header: CHANGED[header]}))
+    assert stored(s3, key) is None
+
+
+def test_an_option_moved_into_the_query_string_is_refused(s3, signer, key):
+    # S3 (and s3rver) read x-amz-* from the query of a presigned URL too; the query is
+    # signed, so a front end cannot override the encryption there either.
+    signed = presign_with_options(signer, key)
+    url = signed.url + "&x-amz-server-side-encryption=AES256"
+    assert_refused(send(url, payload(SIZE), signed.headers))
+    assert stored(s3, key) is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="s3rver 4.0.4 ignores x-amz-* headers that are not signed; AWS S3 refuses them "
+    "('There were headers present in the request which were not signed')",
+)
+def test_an_unsigned_option_header_is_refused(s3, signer, key):
+    signed = presign(signer, key)
+    response = send(signed.url, payload(SIZE), {**signed.headers, "x-amz-storage-class": "GLACIER"})
+    assert response.status == 403, response
+
+
+# -- a bucket policy that denies unencrypted uploads ---------------------------------------
+def policy_denial(method: str, query: dict, headers: dict[str, str]) -> str:
+    """Why the usual "deny PutObject unless SSE-KMS with our key" bucket policy refuses a
+    request ("" if it does not). S3 evaluates it on the requests that create an object,
+    PutObject and CreateMultipartUpload; parts carry no encryption header (boto3's own
+    upload_file sends it to CreateMultipartUpload only, as the widget does)."""
+    creates = (method == "PUT" and "partNumber" not in query) or (
+        method == "POST" and "uploads" in query
+    )
+    if not creates:
+        return ""
+    if headers.get("x-amz-server-side-encryption") != "aws:kms":
+        return "x-amz-server-side-encryption is not aws:kms"
+    if headers.get("x-amz-server-side-encryption-aws-kms-key-id") != KMS_KEY:
+        return "the KMS key is not the bucket's"
+    return ""
+
+
+@contextlib.contextmanager
+def policy_gate(upstream_port: int):
+    """An HTTP front on 127.0.0.1 that applies `policy_denial` (403 AccessDenied, as S3
+    answers) and passes every other request to s3rver unchanged, Host included (so the
+    signatures made for the gate's address still verify)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def handle_any(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            denial = policy_denial(self.command, query, headers)
+            if denial:
+                status, reply_headers = 403, []
+                data = (
+                    "<Error><Code>AccessDenied</Code><Message>Access Denied by the bucket "
+                    f"policy: {denial}</Message></Error>"
+                ).encode()
+            else:
+                conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=30)
+                conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                for name, value in self.headers.items():
+                    conn.putheader(name, value)
+                conn.endheaders(body)
+                answer = conn.getresponse()
+                status, reply_headers, data = answer.status, answer.getheaders(), answer.read()
+                conn.close()
+            self.send_response(status)
+            for name, value in reply_headers:
+                if name.lower() not in ("connection", "transfer-encoding", "content-length"):
+                    self.send_header(name, value)
+            length = dict((k.lower(), v) for k, v in reply_headers).get("content-length")
+            self.send_header("Content-Length", length if self.command == "HEAD" else str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = handle_any
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def gated(s3rver, s3):
+    """A Signer whose client (s3rver's credentials and configuration) goes through
+    `policy_gate` to s3rver."""
+    with policy_gate(s3rver.port) as url:
+        client = boto3.client(
+            "s3",
+            endpoint_url=url,
+            region_name=REGION,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            config=s3.meta.config,
+        )
+        yield Signer(client, BUCKET, expires_in=300)
+
+
+SSE_KMS = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KMS_KEY}
+
+
+def test_a_policy_requiring_sse_kms_admits_a_single_put_with_it(s3, gated, key):
+    refused = presign(gated, key)
+    response = send(refused.url, payload(SIZE), refused.headers)
+    assert response.status == 403 and b"bucket policy" in response.body, response
+    assert stored(s3, key) is None
+
+    signed = presign_with_options(gated, key, SSE_KMS)
+    response = send(signed.url, payload(SIZE), signed.headers)
+    assert response.status == 200, response
+    assert stored(s3, key) == payload(SIZE)
+
+
+def test_a_policy_requiring_sse_kms_admits_a_multipart_upload_with_it(s3, gated, key):
+    with pytest.raises(UploadError) as exc_info:
+        gated.create_multipart(key, content_type=CONTENT_TYPE, overwrite=False)
+    assert exc_info.value.code == "access-denied"
+
+    upload_id = gated.create_multipart(
+        key, content_type=CONTENT_TYPE, overwrite=False, extra_args=SSE_KMS
+    )
+    part = gated.presign_part(key, upload_id, 1, SIZE)
+    response = send(part.url, payload(SIZE), part.headers)
+    assert response.status == 200, response
+    complete_directly(s3, key, upload_id, {1: response.headers["etag"]})
+    assert stored(s3, key) == payload(SIZE)
