@@ -314,3 +314,35 @@ def test_uploaded_parts_free_their_place(client):
         )
     more = list(range(MAX_OUTSTANDING_PARTS + 1, 25))
     assert len(wired.ok(P.SIGN_PARTS, upload_id=record["id"], part_numbers=more)["parts"]) == 6
+
+
+# --- holes 4 and 5: the page picks neither the CORS origin nor the content type ---------
+
+
+def test_a_wildcard_origin_from_the_page_is_never_written(client):
+    wired = widget(client)
+    wired.ok(P.HELLO, origin="*")
+    with pytest.raises(ValueError, match="no usable origin"):
+        wired.widget.configure_cors()
+    wired.ok(P.HELLO, origin="http://localhost:8888")
+    wired.widget.configure_cors()
+    (rule,) = client.get_bucket_cors(Bucket=BUCKET)["CORSRules"]
+    assert rule["AllowedOrigins"] == ["http://localhost:8888"]
+    assert rule["AllowedMethods"] == ["PUT"] and "*" not in rule["AllowedHeaders"]
+
+
+def test_the_page_does_not_choose_the_signed_type(client):
+    wired = widget(client, accept=".csv")
+    (report,) = wired.add(("report.csv", 5), type="text/html")
+    signed = wired.ok(P.SIGN, upload_id=report["id"])
+    assert signed["headers"]["Content-Type"] == "text/csv"
+    images = widget(client, accept="image/*")
+    (page,) = images.add(("page.html", 5), type="image/svg+xml")
+    assert page["status"] == "error" and page["error_code"] == "not-accepted"
+
+
+def test_active_types_are_stored_inert_unless_allowed(client):
+    for allowed, expected in ((False, "application/octet-stream"), (True, "text/html")):
+        wired = widget(client, allow_active_types=allowed)
+        (page,) = wired.add(("page.html", 5), type="text/html")
+        assert wired.ok(P.SIGN, upload_id=page["id"])["headers"]["Content-Type"] == expected
