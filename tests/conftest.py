@@ -36,6 +36,21 @@ def s3_client(aws_credentials):
         )
         client.create_bucket(Bucket=TEST_BUCKET)
         yield client
+        _close_live_widgets()
+
+
+def _close_live_widgets() -> None:
+    """Close the widgets a test left open while moto is still in place: at exit an open
+    widget aborts its multipart uploads, and without the mock that call would leave
+    loopback."""
+    import warnings
+
+    from s3_upload_widget import _widget
+
+    for widget in list(_widget._LIVE_WIDGETS):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            widget.close()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import warnings
 from urllib.parse import parse_qs, urlsplit
 
 import botocore.exceptions as bex
@@ -26,24 +25,13 @@ BUCKET = TEST_BUCKET
 MiB = 1024**2
 
 
-_OPEN: list[S3UploadWidget] = []
-
-
 @pytest.fixture
 def client(s3_client):
-    yield s3_client
-    # Close while moto is still in place: a widget left open aborts its multipart
-    # uploads at exit, and without the mock that would go to AWS.
-    while _OPEN:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _OPEN.pop().close()
+    return s3_client  # its teardown closes the widgets a test left open (conftest.py)
 
 
 def widget(client, **kwargs) -> Wired:
-    w = S3UploadWidget(bucket=BUCKET, prefix="up/", client=client, **kwargs)
-    _OPEN.append(w)
-    return Wired(w)
+    return Wired(S3UploadWidget(bucket=BUCKET, prefix="up/", client=client, **kwargs))
 
 
 def put_signed(client, record: dict, body: bytes) -> str:
