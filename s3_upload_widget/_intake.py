@@ -14,7 +14,8 @@ import unicodedata
 from typing import Any
 
 from ._errors import UploadError
-from ._policy import MAX_NAME_CHARS, FileInfo, UploadPolicy
+from ._names import MAX_NAME_CHARS
+from ._policy import FileInfo, UploadPolicy
 from ._values import clean_text
 
 MAX_FILES_PER_MESSAGE = 10_000
@@ -91,7 +92,12 @@ def _clean(info: FileInfo) -> FileInfo:
     # NFC: macOS sends decomposed accents; the key is NFC, so the name matches it. Lone
     # surrogates become U+FFFD: one in a record would make the trait unsendable.
     name = clean_text(unicodedata.normalize("NFC", info.name), MAX_NAME_CHARS)
-    return dataclasses.replace(info, name=name, content_type=clean_text(info.content_type, 255))
+    return dataclasses.replace(
+        info,
+        name=name,
+        content_type=clean_text(info.content_type, 255),
+        relative_path=clean_text(unicodedata.normalize("NFC", info.relative_path), MAX_NAME_CHARS),
+    )
 
 
 def key_in_use_error(bucket: str, key: str, other_name: str) -> UploadError:

@@ -39,7 +39,10 @@ MAX_CONCURRENCY = 6
 DEFAULT_EXPIRES_IN = 900
 MAX_EXPIRES_IN = 7 * 24 * 3600  # SigV4 presigned URLs live at most 7 days
 
-DEFAULT_KEY_TEMPLATE = "{prefix}{uuid}/{filename}"
+DEFAULT_KEY_TEMPLATE = "{prefix}{batch}/{relpath}"
+"""A pick or drop lands as one tree under its own batch folder: a dropped folder keeps
+its shape, files of one pick sit together (one prefix to read the dataset back), and no
+two picks can collide, since each batch id is new."""
 
 
 # --- prefix and key template -------------------------------------------------------------
@@ -80,13 +83,15 @@ def normalize_prefix(prefix: str) -> str:
     return prefix
 
 
-PLACEHOLDERS = ("prefix", "uuid", "filename", "stem", "ext", "date")
+PLACEHOLDERS = ("prefix", "uuid", "filename", "stem", "ext", "date", "relpath", "batch")
 """The placeholders a string ``key_template`` may use."""
 
 _PLACEHOLDER_HELP = (
     "{prefix} (the widget's prefix), {uuid} (32 random hex digits), {filename} (the file's "
     "sanitized name), {stem} (the name without extension), {ext} (the extension with its "
-    "dot, or empty), {date} (today in UTC, YYYY-MM-DD)"
+    "dot, or empty), {date} (today in UTC, YYYY-MM-DD), {relpath} (the file's path inside "
+    "the folder picked or dropped, folder included; the file name for a loose file), "
+    "{batch} (16 random hex digits, one per pick or drop)"
 )
 
 _SAMPLE_FIELDS = {
@@ -96,6 +101,8 @@ _SAMPLE_FIELDS = {
     "stem": "data",
     "ext": ".csv",
     "date": "2024-01-31",
+    "relpath": "photos/2024/data.csv",
+    "batch": "0" * 16,
 }
 
 

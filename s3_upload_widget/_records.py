@@ -86,12 +86,15 @@ class Upload:
             )
 
 
-def new_record(upload_id: str, info: FileInfo, bucket: str, content_type: str) -> dict:
+def new_record(upload_id: str, info: FileInfo, bucket: str, content_type: str, batch: str) -> dict:
     """The record of a file just added: ``queued``, no key yet; ``content_type`` is the
-    one the policy will sign (`UploadPolicy.content_type`)."""
+    one the policy will sign (`UploadPolicy.content_type`), ``batch`` the id of the pick
+    or drop it came in."""
     return {
         "id": upload_id,
         "name": unicodedata.normalize("NFC", info.name),  # as the key has it
+        "relative_path": info.relative_path,
+        "batch": batch,
         "size": info.size,
         "content_type": content_type,
         "bucket": bucket,

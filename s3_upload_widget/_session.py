@@ -152,9 +152,10 @@ class UploadSession:
             policy=self.policy,
         )
         added: list[Upload] = []
+        batch = uuid.uuid4().hex[:16]  # one pick or drop: the {batch} of its keys
         try:
             for info in infos:
-                added.append(self._new_upload(info))
+                added.append(self._new_upload(info, batch))
         except Exception:
             for upload in added:  # all or nothing: no record that nobody will upload
                 del self._uploads[upload.record["id"]]
@@ -163,10 +164,10 @@ class UploadSession:
         self._changed()
         return {"uploads": [dict(u.record) for u in added]}
 
-    def _new_upload(self, info: FileInfo) -> Upload:
+    def _new_upload(self, info: FileInfo, batch: str) -> Upload:
         upload_id = uuid.uuid4().hex[:12]
         content_type = self.policy.content_type(info)
-        record = new_record(upload_id, info, self.options.bucket, content_type)
+        record = new_record(upload_id, info, self.options.bucket, content_type, batch)
         upload = Upload(record=record, info=info)
         try:
             self._check_rules(upload)
@@ -185,7 +186,7 @@ class UploadSession:
         if not record["key"] or not record["key"].startswith(self.policy.prefix):
             if self._key_owner.get(record["key"]) is upload:
                 del self._key_owner[record["key"]]
-            record["key"] = self.policy.make_key(upload.info)
+            record["key"] = self.policy.make_key(upload.info, batch=record["batch"])
             record["s3_uri"] = f"s3://{self.options.bucket}/{record['key']}"
         # Entries of finished uploads stay until the key is taken again: checked here.
         other = self._key_owner.get(record["key"])

@@ -8,12 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from s3_upload_widget import _policy
+from s3_upload_widget import _types
 from s3_upload_widget._errors import UploadError
-from s3_upload_widget._policy import (
+from s3_upload_widget._policy import FileInfo, UploadPolicy
+from s3_upload_widget._types import (
     OCTET_STREAM,
-    FileInfo,
-    UploadPolicy,
     content_type_for,
     file_type,
     is_accepted,
@@ -96,7 +95,7 @@ def test_data_types_are_not_active(ctype):
 @pytest.mark.parametrize("ctype", ACTIVE_TYPES)
 @pytest.mark.parametrize("declared", ["", "same", "text/plain"])
 def test_an_active_type_from_the_name_is_signed_only_when_allowed(monkeypatch, ctype, declared):
-    monkeypatch.setitem(_policy._EXTRA_TYPES, ".zzactive", ctype)
+    monkeypatch.setitem(_types._EXTRA_TYPES, ".zzactive", ctype)
     file = info("thing.zzactive", ctype if declared == "same" else declared)
     assert file_type(file.name, file.content_type) == ctype
     assert SAFE.content_type(file) == OCTET_STREAM

@@ -11,15 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from s3_upload_widget._errors import UploadError
-from s3_upload_widget._policy import (
-    FileInfo,
-    UploadPolicy,
-    content_type_for,
-    is_accepted,
-    sanitize_filename,
-    split_ext,
-)
+from s3_upload_widget._names import sanitize_filename, sanitize_relative_path, split_ext
+from s3_upload_widget._policy import FileInfo, UploadPolicy
 from s3_upload_widget._sizes import MAX_KEY_BYTES, MAX_OBJECT_SIZE
+from s3_upload_widget._types import content_type_for, is_accepted
 
 MiB = 1024**2
 FIXED_UUID = uuid.UUID("12345678123456781234567812345678")
@@ -116,18 +111,48 @@ def test_split_ext(name, parts):
 # --- make_key ------------------------------------------------------------------------
 
 
-def test_default_key_is_prefix_uuid_filename():
+def test_default_key_is_prefix_batch_relpath():
     policy = UploadPolicy(prefix="uploads/")
-    key = policy.make_key(info("My Data.csv"), uuid=FIXED_UUID)
-    assert key == f"uploads/{FIXED_UUID.hex}/My Data.csv"
+    key = policy.make_key(info("My Data.csv"), batch="b" * 16)
+    assert key == f"uploads/{'b' * 16}/My Data.csv"
+    nested = FileInfo("a.csv", 1, "text/csv", relative_path="trip/day 1/a.csv")
+    assert policy.make_key(nested, batch="b" * 16) == f"uploads/{'b' * 16}/trip/day 1/a.csv"
 
 
-def test_random_uuid_is_32_hex_digits_and_differs_per_call():
-    policy = UploadPolicy(prefix="u/")
+def test_uuid_is_32_hex_digits_and_batch_16_and_both_differ_per_call():
+    policy = UploadPolicy(prefix="u/", key_template="{prefix}{uuid}/{batch}/{filename}")
     first, second = policy.make_key(info()), policy.make_key(info())
     assert first != second
-    hex_part = first.split("/")[1]
-    assert len(hex_part) == 32 and int(hex_part, 16) >= 0
+    _, uuid_part, batch_part, _ = first.split("/")
+    assert len(uuid_part) == 32 and int(uuid_part, 16) >= 0
+    assert len(batch_part) == 16 and int(batch_part, 16) >= 0
+
+
+@pytest.mark.parametrize(
+    ("relative_path", "name", "expected"),
+    [
+        ("", "a.csv", "a.csv"),
+        ("top/a.csv", "a.csv", "top/a.csv"),
+        (
+            "year=2024/month=05/part-0.parquet",
+            "part-0.parquet",
+            "year=2024/month=05/part-0.parquet",
+        ),
+        ("../../etc/passwd", "passwd", "etc/passwd"),  # dropped "..": stays inside
+        ("/abs/x/a.csv", "a.csv", "abs/x/a.csv"),
+        ("a\\b\\c.csv", "c.csv", "a/b/c.csv"),
+        ("a//./b/../c.csv", "c.csv", "a/b/c.csv"),
+        ("top/\u202eevil/a.csv", "a.csv", "top/evil/a.csv"),
+        ("top/other-name.csv", "a.csv", "top/a.csv"),  # the name is the file's own
+        (
+            "/".join(["d"] * 100) + "/a.csv",
+            "a.csv",
+            "/".join(["d"] * 63) + "/" + "_".join(["d"] * 37) + "/a.csv",
+        ),
+    ],
+)
+def test_sanitize_relative_path(relative_path, name, expected):
+    assert sanitize_relative_path(relative_path, name) == expected
 
 
 def test_all_placeholders():
@@ -174,6 +199,8 @@ def test_callable_template_gets_all_fields():
         "stem": "b c",
         "ext": ".csv",
         "date": "2024-03-09",
+        "relpath": "b c.csv",
+        "batch": seen["batch"],
         "original_name": "a/b c.csv",
         "size": 7,
         "content_type": "text/csv",
@@ -237,6 +264,9 @@ def test_long_prefix_plus_long_name_over_1024_bytes_is_bad_name():
 
 TEMPLATES = [
     "{prefix}{uuid}/{filename}",
+    "{prefix}{batch}/{relpath}",
+    "{relpath}",
+    lambda f: f["prefix"] + "../" + f["relpath"],
     "{prefix}{filename}",
     "{filename}",
     "{stem}/{ext}",
@@ -247,16 +277,25 @@ TEMPLATES = [
 ]
 
 
-@settings(max_examples=500, deadline=None)
+_PATH_PARTS = st.sampled_from(
+    ["..", ".", "", "/", "\\", " ", "a", "é", "\u202e", "\x00", "x" * 300]
+)
+
+
+@settings(max_examples=800, deadline=None)
 @given(
     name=st.text(max_size=300),
+    relative_path=st.one_of(
+        st.text(max_size=300),
+        st.lists(st.one_of(_PATH_PARTS, st.text(max_size=20)), max_size=12).map("/".join),
+    ),
     template=st.sampled_from(TEMPLATES),
     prefix=st.sampled_from(["", "uploads/", "data-", "a/b/"]),
 )
-def test_no_file_name_escapes_the_prefix(name, template, prefix):
+def test_no_file_name_or_path_escapes_the_prefix(name, relative_path, template, prefix):
     policy = UploadPolicy(prefix=prefix, key_template=template)
     try:
-        key = policy.make_key(info(name))
+        key = policy.make_key(FileInfo(name, 10, "text/csv", relative_path=relative_path))
     except UploadError as error:
         assert error.code == "bad-name"
         return

@@ -1,11 +1,12 @@
 // @ts-check
 /**
- * This file owns the DOM: picker button, drop zone, one row per file, batch total.
+ * This file owns the DOM: file and folder pickers, drop zone, one row per file, batch total.
  * Rows show the kernel's record (authoritative for status, key and error) merged with
  * the engine's live progress (bytes, speed, time left) between kernel updates.
  */
 import { formatBytes, formatDuration, formatSpeed, percent } from "./format.js";
 import { FINAL_STATUSES } from "./protocol.js";
+import { collectDropped, fromFileList } from "./folders.js";
 
 const PROGRESS_REDRAW_MS = 250;
 /** @type {Record<string, string>} */
@@ -36,7 +37,8 @@ function h(tag, className, text) {
 /**
  * @typedef {import("./protocol.js").UploadRecord} UploadRecord
  * @typedef {import("./engine.js").FileState} FileState
- * @typedef {{ onFiles: (files: File[]) => void, onCancel: (id: string) => void,
+ * @typedef {import("./folders.js").PickedFile} PickedFile
+ * @typedef {{ onFiles: (files: PickedFile[], problems: string[]) => void, onCancel: (id: string) => void,
  *   engineState: (id: string) => FileState | undefined,
  *   totals: () => import("./engine.js").Totals }} ViewHooks
  */
@@ -53,14 +55,22 @@ export function createView(el, model, hooks) {
   input.type = "file";
   const button = /** @type {HTMLButtonElement} */ (h("button", "s3uw-button", "Choose files"));
   button.type = "button";
-  const hint = h("span", "s3uw-hint", "or drop files here");
+  // A folder picker: its files carry webkitRelativePath ("top/sub/file.csv").
+  const folderInput = /** @type {HTMLInputElement} */ (h("input", "s3uw-folder-input"));
+  folderInput.type = "file";
+  folderInput.webkitdirectory = true;
+  const folderButton = /** @type {HTMLButtonElement} */ (h("button", "s3uw-folder-button", "Choose folder"));
+  folderButton.type = "button";
+  const hint = h("span", "s3uw-hint", "or drop files or folders here");
   const target = h("div", "s3uw-target");
-  dropzone.append(button, hint, input);
+  dropzone.append(button, folderButton, hint, input, folderInput);
   const waiting = h("div", "s3uw-waiting", "Waiting for the Python kernel… (is a cell running?)");
+  const reading = h("div", "s3uw-reading");
+  reading.hidden = true;
   const notice = h("div", "s3uw-notice");
   const total = h("div", "s3uw-total");
   const rows = h("div", "s3uw-rows");
-  root.append(dropzone, target, waiting, notice, total, rows);
+  root.append(dropzone, target, waiting, reading, notice, total, rows);
   el.append(root);
 
   /** @type {Map<string, ReturnType<typeof createRow>>} */
@@ -74,7 +84,8 @@ export function createView(el, model, hooks) {
     input.multiple = !!model.get("multiple");
     input.accept = model.get("accept") || "";
     button.textContent = input.multiple ? "Choose files" : "Choose a file";
-    hint.textContent = input.multiple ? "or drop files here" : "or drop a file here";
+    folderButton.hidden = !input.multiple;
+    hint.textContent = input.multiple ? "or drop files or folders here" : "or drop a file here";
     const limits = [];
     if (model.get("accept")) limits.push(model.get("accept"));
     if (model.get("max_size") != null) limits.push(`up to ${formatBytes(model.get("max_size"))}`);
@@ -83,16 +94,27 @@ export function createView(el, model, hooks) {
     }`;
   }
 
-  function takeFiles(/** @type {FileList | null} */ list) {
-    const files = list ? Array.from(list) : [];
-    if (files.length) hooks.onFiles(files);
+  /** @param {{files: PickedFile[], problems: string[]}} picked the files, what was skipped */
+  function take({ files, problems }) {
+    if (files.length || problems.length) hooks.onFiles(files, problems);
   }
 
   button.addEventListener("click", () => input.click());
+  folderButton.addEventListener("click", () => folderInput.click());
   input.addEventListener("change", () => {
-    takeFiles(input.files);
+    take(fromFileList(input.files));
     input.value = ""; // the same file can be chosen again
   });
+  folderInput.addEventListener("change", () => {
+    take(fromFileList(folderInput.files, { folder: true }));
+    folderInput.value = "";
+  });
+  let walks = 0;
+  /** @param {number} found files found so far by the walks under way */
+  const showReading = (found) => {
+    reading.textContent = `Reading the dropped folders… ${found.toLocaleString("en-US")} files so far`;
+    reading.hidden = walks === 0;
+  };
   const onDragOver = (/** @type {DragEvent} */ event) => {
     event.preventDefault();
     if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
@@ -106,7 +128,17 @@ export function createView(el, model, hooks) {
     // JupyterLab would otherwise open the dropped file as a document.
     event.stopPropagation();
     dropzone.classList.remove("s3uw-dragover");
-    takeFiles(event.dataTransfer?.files ?? null);
+    if (!event.dataTransfer) return;
+    // Synchronously, before its first await, this takes the entries out of the
+    // DataTransfer, which the browser empties once this handler returns.
+    const walk = collectDropped(event.dataTransfer, { onProgress: showReading });
+    walks++;
+    walk
+      .then(take, (err) => take({ files: [], problems: [`Could not read the drop: ${err?.message ?? err}`] }))
+      .finally(() => {
+        walks--;
+        reading.hidden = walks === 0;
+      });
   });
 
   function createRow(/** @type {string} */ id) {

@@ -77,21 +77,28 @@ class Controller {
   }
 
   /**
-   * Ask the kernel about the chosen files, then upload the ones it accepted.
-   * @param {File[]} files
+   * Ask the kernel about the files of one pick or drop, then upload the ones it accepted.
+   * @param {import("./folders.js").PickedFile[]} picked each File with its path in its folder
+   * @param {string[]} [problems] what reading the pick or drop skipped, in words
    */
-  async addFiles(files) {
-    if (!files.length) return;
-    this._setNotice("");
-    const described = files.map((f) => ({ name: f.name, size: f.size, type: f.type || "" }));
+  async addFiles(picked, problems = []) {
+    const skipped = problems.join("\n");
+    this._setNotice(skipped);
+    if (!picked.length) return;
+    const described = picked.map(({ file, relativePath }) => ({
+      name: file.name,
+      size: file.size,
+      type: file.type || "",
+      relative_path: relativePath,
+    }));
     try {
       /** @type {{uploads: P.UploadRecord[]}} */
       const { uploads } = await this.rpc.request(P.ADD_FILES, { files: described });
       uploads.forEach((record, i) => {
-        if (record.status === "queued") this.engine.add(record.id, files[i]);
+        if (record.status === "queued") this.engine.add(record.id, picked[i].file);
       });
     } catch (err) {
-      this._setNotice(describeError(err));
+      this._setNotice([skipped, describeError(err)].filter(Boolean).join("\n"));
     }
   }
 
@@ -148,7 +155,7 @@ export default {
     const controller = controllers.get(modelId(model));
     if (!controller) throw new Error("s3-upload-widget: render() came before initialize().");
     const view = createView(el, model, {
-      onFiles: (files) => controller.addFiles(files),
+      onFiles: (files, problems) => controller.addFiles(files, problems),
       onCancel: (id) => controller.cancel(id),
       engineState: (id) => controller.engine.state(id),
       totals: () => controller.engine.totals(),
