@@ -327,6 +327,16 @@ class LocalS3:
             )
 
     # -- conveniences --------------------------------------------------------------------
+    @property
+    def storage_options(self) -> dict:
+        """What fsspec / s3fs (pandas, polars, dask) need to read this server:
+        ``pd.read_parquet("s3://bucket/...", storage_options=local.storage_options)``."""
+        return {
+            "key": self.access_key,
+            "secret": self.secret_key,
+            "client_kwargs": {"endpoint_url": self.endpoint_url, "region_name": self.region},
+        }
+
     def keys(self, prefix: str = "") -> list[str]:
         """Every key in the bucket that starts with `prefix`, sorted."""
         out: list[str] = []

@@ -107,3 +107,26 @@ def new_record(upload_id: str, info: FileInfo, bucket: str, content_type: str, b
         "error_code": "",
         "multipart": False,
     }
+
+
+def batch_uri(records: list[dict], batch: str | None = None) -> str:
+    """``s3://bucket/common/prefix/`` of the finished uploads of one pick or drop.
+
+    ``batch`` defaults to the one of the most recent done upload. The prefix is the
+    longest run of whole key segments all its done keys share: with the default key
+    template, the batch's own folder, from which a dataset reads back whole. ``""``
+    when no upload of that batch is done.
+    """
+    done = [r for r in records if r.get("status") == "done"]
+    if batch is None:
+        batch = done[-1]["batch"] if done else ""
+    keys = [r["key"] for r in done if r.get("batch") == batch]
+    if not keys:
+        return ""
+    common = keys[0].split("/")[:-1]
+    for key in keys[1:]:
+        parts = key.split("/")[:-1]
+        while common != parts[: len(common)]:
+            common.pop()
+    prefix = "/".join(common)
+    return f"s3://{done[0]['bucket']}/{prefix}/" if prefix else f"s3://{done[0]['bucket']}/"

@@ -253,6 +253,14 @@ class S3UploadWidget(anywidget.AnyWidget):
             self.send({"kind": P.CANCEL_UPLOADS, "upload_ids": cancelled})
         return cancelled
 
+    def batch_uri(self, batch: str | None = None) -> str:
+        """``s3://bucket/prefix/`` holding the finished files of one pick or drop (the
+        latest by default): a dropped folder reads back whole from it, e.g. with
+        ``pyarrow.parquet.read_table`` or ``pandas.read_parquet``. ``""`` before any."""
+        from ._records import batch_uri
+
+        return batch_uri(self.uploads, batch)
+
     def clear(self) -> None:
         """Remove finished records (done, error, cancelled) from `uploads`."""
         with self._lock:

@@ -48,6 +48,12 @@ EXPECTED: dict[str, list[str]] = {
         r"unfinished multipart uploads: 0",
         r"LocalS3\(.*stopped\)",
     ],
+    "upload_a_folder.ipynb": [
+        r"No folder picked: using a sample dataset at s3://uploads/datasets/sample/sales/",
+        r"4 rows, columns \['amount', 'year', 'month'\]",
+        r"\{2024: 23\.75, 2025: 1\.0\}",
+        r"LocalS3\(.*stopped\)",
+    ],
     "setup_your_bucket.ipynb": [
         r"1 problem\(s\)\n- Bucket \"setup-demo\" has no CORS configuration",
         r"problems now: \[\]",

@@ -563,11 +563,77 @@ print(minio_client().meta.endpoint_url, r2_client("0123abcd", "KEY", "SECRET").m
     code(STOP),
 ]
 
+# --- upload a folder ------------------------------------------------------------------
+
+FOLDER = [
+    md("""
+# Upload a folder, read it back as one dataset
+
+Choose a folder (or drop one on the widget): every file goes to S3 with its path inside
+the folder, under one folder per pick (`{prefix}{batch}/{relpath}`, the default key), so a
+partitioned dataset such as `sales/year=2024/month=05/part-0.parquet` keeps its shape.
+`w.batch_uri()` then names the S3 folder that holds it, and one call reads it whole.
+"""),
+    code(SETUP),
+    code("""
+w = S3UploadWidget(bucket=bucket, prefix="datasets/", client=client)
+w
+"""),
+    md("Choose a folder of parquet files above (or drop it), then run the next cell."),
+    code(WAIT, SKIP_HEADLESS),
+    md("""
+Where the dataset is. **Stand-in:** when nobody picked a folder (the notebook runs
+without a browser) and the bucket is the local test server, this cell writes a small
+partitioned dataset into the bucket itself, laid out as a dropped folder would be.
+"""),
+    code("""
+import pandas as pd
+
+uri = w.batch_uri()
+if not uri and local is not None:
+    for year, month, amounts in [(2024, 5, [12.5, 3.0]), (2024, 6, [8.25]), (2025, 1, [1.0])]:
+        table = pd.DataFrame({"amount": amounts})
+        key = f"datasets/sample/sales/year={year}/month={month:02d}/part-0.parquet"
+        client.put_object(Bucket=bucket, Key=key, Body=table.to_parquet(index=False))
+    uri = f"s3://{bucket}/datasets/sample/sales/"
+    print("No folder picked: using a sample dataset at", uri)
+print("dataset:", uri or "none yet: choose a folder above, then run this cell again")
+"""),
+    md("""
+Read it whole with pyarrow, which reads `year=`/`month=` folders as columns. Against a
+real bucket, `pafs.S3FileSystem()` finds credentials as boto3 does; the local test server
+needs its endpoint and keys. With [s3fs](https://s3fs.readthedocs.io) installed,
+`pd.read_parquet(uri, storage_options=...)` does the same (`local.storage_options` for the
+local server), and polars reads it with `pl.scan_parquet(uri + "**/*.parquet",
+storage_options=...)`.
+"""),
+    code("""
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+
+if local is not None:
+    fs = pafs.S3FileSystem(
+        access_key=local.access_key, secret_key=local.secret_key,
+        endpoint_override=local.endpoint_url, scheme="http", region=local.region,
+    )
+else:
+    fs = pafs.S3FileSystem()
+if uri:
+    dataset = ds.dataset(uri.removeprefix("s3://"), filesystem=fs, partitioning="hive")
+    df = dataset.to_table().to_pandas()
+    print(f"{len(df)} rows, columns {list(df.columns)}")
+    print(df.groupby("year")["amount"].sum().to_dict())
+"""),
+    STOP_MD,
+    code(STOP),
+]
+
 NOTEBOOKS = {
     "quickstart.ipynb": QUICKSTART,
     "read_back_with_pandas.ipynb": READ_BACK,
     "large_datasets.ipynb": LARGE,
     "setup_your_bucket.ipynb": SETUP_BUCKET,
+    "upload_a_folder.ipynb": FOLDER,
 }
 
 if __name__ == "__main__":
