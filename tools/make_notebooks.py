@@ -613,8 +613,11 @@ import pyarrow.fs as pafs
 
 if local is not None:
     fs = pafs.S3FileSystem(
-        access_key=local.access_key, secret_key=local.secret_key,
-        endpoint_override=local.endpoint_url, scheme="http", region=local.region,
+        access_key=local.access_key,
+        secret_key=local.secret_key,
+        endpoint_override=local.endpoint_url,
+        scheme="http",
+        region=local.region,
     )
 else:
     fs = pafs.S3FileSystem()
