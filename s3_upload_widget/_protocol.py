@@ -23,7 +23,9 @@ from ._values import clean_text, is_int
 # --- Requests: browser -> kernel, each answered with "<kind>-response" -----------------
 
 HELLO = "hello"
-"""args: {origin: str}. result: {}. Tells Python the page's origin (for CORS advice)."""
+"""args: {origin: str}. result: {records: [view record]}: tells Python the page's origin
+(for CORS advice); the answer holds every record the widget has, as VIEW_FIELDS, from
+which a new view starts before RECORDS deltas follow."""
 
 ADD_FILES = "add-files"
 """args: {files: [{name: str, size: int, type: str}]}.
@@ -53,7 +55,26 @@ result: {record}: the record with status "error" and a message a person can act 
 CANCEL = "cancel"
 """args: {upload_id: str}. result: {record}: status "cancelled"; multipart aborted."""
 
-REQUEST_KINDS = frozenset({HELLO, ADD_FILES, SIGN, SIGN_PARTS, COMPLETE, FAIL, CANCEL})
+SIGN_FILES = "sign-files"
+"""args: {upload_ids: [str]}: 1 to MAX_FILES_PER_BATCH distinct ids, each as for SIGN.
+result: {results: [{upload_id, ok: true, result: <SIGN result>} |
+{upload_id, ok: false, error: {code, message, hint}}]}, one per id in order. A file
+that fails ends as if its own SIGN had failed; the others go on."""
+
+COMPLETE_FILES = "complete-files"
+"""args: {uploads: [{upload_id, etag} | {upload_id, parts}]}: 1 to MAX_FILES_PER_BATCH
+distinct uploads, each as the args of COMPLETE.
+result: {results: [{upload_id, ok: true, status: "done" | "unverified"} |
+{upload_id, ok: false, error: {code, message, hint}}]}, one per upload in order; the
+records themselves reach the page as RECORDS deltas."""
+
+REQUEST_KINDS = frozenset(
+    {HELLO, ADD_FILES, SIGN, SIGN_PARTS, COMPLETE, FAIL, CANCEL, SIGN_FILES, COMPLETE_FILES}
+)
+
+MAX_FILES_PER_BATCH = 64
+"""Files in one SIGN_FILES or COMPLETE_FILES request: enough to amortise a kernel round
+trip over many small files, few enough that one answer never holds the page for long."""
 
 # --- Notifications: browser -> kernel, never answered -------------------------------
 
@@ -66,6 +87,16 @@ NOTIFICATION_KINDS = frozenset({PROGRESS})
 
 CANCEL_UPLOADS = "cancel-uploads"
 """{kind: "cancel-uploads", upload_ids: [str] | null}; null means every active upload."""
+
+RECORDS = "records"
+"""{kind: "records", records: [patch], removed: [str]}: what changed since the last
+RECORDS (or the HELLO answer). A patch holds "id" and the VIEW_FIELDS that changed; an
+id the page has not seen comes with all of them. At most one per message handled."""
+
+COMMAND_KINDS = frozenset({CANCEL_UPLOADS, RECORDS})
+
+VIEW_FIELDS = ("id", "name", "relative_path", "size", "bucket", "key", "status", "loaded", "error")
+"""The fields of a record the page draws; the rest stays in Python (`w.uploads`)."""
 
 # --- Vocabulary --------------------------------------------------------------------
 

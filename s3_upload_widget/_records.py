@@ -130,3 +130,29 @@ def batch_uri(records: list[dict], batch: str | None = None) -> str:
             common.pop()
     prefix = "/".join(common)
     return f"s3://{done[0]['bucket']}/{prefix}/" if prefix else f"s3://{done[0]['bucket']}/"
+
+
+def summarize(records: list[dict]) -> str:
+    """One line on a set of records, e.g. ``"5,000 files: 4,990 done, 10 failed
+    (key-exists 8, access-denied 2)"``; the failed ones are those with status error."""
+    if not records:
+        return "No files yet."
+    counts: dict[str, int] = {}
+    codes: dict[str, int] = {}
+    for record in records:
+        status = record.get("status", "")
+        counts[status] = counts.get(status, 0) + 1
+        if status == "error":
+            code = record.get("error_code") or "error"
+            codes[code] = codes.get(code, 0) + 1
+    words = {"error": "failed", "unverified": "not verified"}
+    parts = []
+    for status in P.STATUSES:
+        if counts.get(status):
+            text = f"{counts[status]:,} {words.get(status, status)}"
+            if status == "error":
+                worst = sorted(codes.items(), key=lambda item: (-item[1], item[0]))
+                text += " (" + ", ".join(f"{code} {n:,}" for code, n in worst) + ")"
+            parts.append(text)
+    noun = "file" if len(records) == 1 else "files"
+    return f"{len(records):,} {noun}: " + ", ".join(parts)

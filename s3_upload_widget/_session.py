@@ -12,28 +12,26 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from . import _protocol as P
+from ._batches import batch_items, each, named_ids
 from ._cors import page_origin
 from ._errors import UploadError, explain_browser_failure, key_exists_error
 from ._extra_args import iam_hint, resolve_extra_args
 from ._intake import MAX_FILES_PER_MESSAGE, key_in_use_error, read_batch
-from ._options import MAX_CONCURRENCY, SessionOptions
+from ._options import SessionOptions
+from ._parts import MAX_SIGNATURES_PER_PART, sign_parts, start_multipart
 from ._policy import FileInfo, UploadPolicy
+from ._publish import RecordBook
 from ._records import Upload, new_record
 from ._router import Router
-from ._sizes import check_uploadable, part_length, plan_parts
+from ._sizes import EXISTS_CHECK_MIN_SIZE, check_uploadable
 from ._values import clean_text, is_int
-from ._verify import SignedAt, Unverifiable, verify_single
+from ._verify import SignedAt, Unverifiable, verify_many, verify_single
 
 log = logging.getLogger(__name__)
-
-MAX_PARTS_PER_REQUEST = 3 * MAX_CONCURRENCY
-"""Part URLs are signed in small batches just before they are needed."""
-
-MAX_SIGNATURES_PER_PART = 20
-"""Re-signing an expired URL is normal; a front end asking endlessly is not."""
 
 
 class UploadSession:
@@ -41,8 +39,9 @@ class UploadSession:
 
     `signer` is a zero-argument callable returning a `Signer`: creating one may look up
     the bucket's region, so it happens on the first request, not at construction.
-    `on_change(records)` is called with the list of records whenever one changes;
-    `on_done(record)` after each completed upload.
+    Once per message handled (and public call) that changed records, `on_change` gets
+    every record, `on_delta` the page's `_protocol.RECORDS` patches (see `_publish`),
+    then `on_done(record)` runs for each upload completed meanwhile.
 
     When a handler fails for a known upload (an `UploadError`, or a bug of ours), that
     upload's record ends in ``error`` and its multipart upload is aborted: no record
@@ -57,6 +56,7 @@ class UploadSession:
         options: SessionOptions,
         on_change: Callable[[list[dict]], None] = lambda records: None,
         on_done: Callable[[dict], None] = lambda record: None,
+        on_delta: Callable[[dict], None] = lambda command: None,
         cors_checker: Callable[[str], list[str]] | None = None,
     ) -> None:
         self.policy = policy
@@ -65,6 +65,8 @@ class UploadSession:
         self._signer = None
         self._on_change = on_change
         self._on_done = on_done
+        self._on_delta = on_delta
+        self._book = RecordBook()
         self._cors_checker = cors_checker
         self._uploads: OrderedDict[str, Upload] = OrderedDict()
         self._accepted = 0  # files accepted over the widget's life (max_total_files)
@@ -78,6 +80,8 @@ class UploadSession:
             P.COMPLETE: self._complete,
             P.FAIL: self._fail,
             P.CANCEL: self._cancel,
+            P.SIGN_FILES: self._sign_files,
+            P.COMPLETE_FILES: self._complete_files,
         }
         self._router = Router(
             handlers, on_notification=self._progress, on_failure=self._end_after_failure
@@ -87,7 +91,9 @@ class UploadSession:
 
     def handle(self, msg: object) -> dict | None:
         """Answer one message from the browser; None for notifications. Never raises."""
-        return self._router.handle(msg)
+        reply = self._router.handle(msg)
+        self._publish()
+        return reply
 
     @property
     def records(self) -> list[dict]:
@@ -100,17 +106,18 @@ class UploadSession:
             raise KeyError(f"No upload with id {upload_id!r} in this widget.")
         ids = [upload_id] if upload_id is not None else list(self._uploads)
         cancelled = [i for i in ids if self._finish_cancelled(self._uploads[i])]
-        if cancelled:
-            self._changed()
+        self._publish()
         return cancelled
 
     def clear(self) -> None:
         """Forget finished records (done, error, cancelled); active uploads stay."""
-        for upload_id in [i for i, u in self._uploads.items() if u.is_final]:
+        finished = [i for i, u in self._uploads.items() if u.is_final]
+        for upload_id in finished:
             upload = self._uploads.pop(upload_id)
             if self._key_owner.get(upload.record["key"]) is upload:
                 del self._key_owner[upload.record["key"]]
-        self._changed()
+        self._book.remove(finished)
+        self._publish()
 
     def close(self) -> list[str]:
         """Cancel everything unfinished and abort every multipart upload still held in S3,
@@ -123,24 +130,25 @@ class UploadSession:
     # --- failures ----------------------------------------------------------------
 
     def _end_after_failure(self, args: dict, err: UploadError) -> None:
-        """End the record of the upload a failed request was about, if it is still on."""
-        upload_id = args.get("upload_id")
-        upload = self._uploads.get(upload_id) if isinstance(upload_id, str) else None
-        if upload is None or upload.is_final:
-            return
-        try:
-            self._fail_upload(upload, err)
-        except Exception:
-            # Publishing failed too: the record itself must still end.
-            log.exception("s3-upload-widget: could not publish a failed upload")
-            upload.set_error(err)
+        """End the records of the uploads a failed request was about, if still on."""
+        for upload_id in named_ids(args):
+            upload = self._uploads.get(upload_id)
+            if upload is None or upload.is_final:
+                continue
+            try:
+                self._fail_upload(upload, err)
+            except Exception:
+                # Aborting failed too: the record itself must still end.
+                log.exception("s3-upload-widget: could not end a failed upload")
+                upload.set_error(err)
 
     # --- handlers ----------------------------------------------------------------
 
     def _hello(self, args: dict) -> dict:
         # Only a real page origin: configure_cors() and the CORS advice use it.
         self.origin = page_origin(args.get("origin"))
-        return {}
+        self._publish()  # the page's view starts from every record as it is now
+        return {"records": self._book.view()}
 
     def _add_files(self, args: dict) -> dict:
         infos = read_batch(
@@ -161,7 +169,7 @@ class UploadSession:
                 del self._uploads[upload.record["id"]]
             raise
         self._accepted += sum(not u.is_final for u in added)
-        self._changed()
+        self._changed(*added)
         return {"uploads": [dict(u.record) for u in added]}
 
     def _new_upload(self, info: FileInfo, batch: str) -> Upload:
@@ -182,7 +190,12 @@ class UploadSession:
         record = upload.record
         self.policy.check_file(upload.info)
         record["content_type"] = self.policy.content_type(upload.info)
-        self._check_uploadable(upload)
+        check_uploadable(
+            record["name"],
+            record["size"],
+            multipart_threshold=self.options.multipart_threshold,
+            part_size=self.options.part_size,
+        )
         if not record["key"] or not record["key"].startswith(self.policy.prefix):
             if self._key_owner.get(record["key"]) is upload:
                 del self._key_owner[record["key"]]
@@ -194,14 +207,6 @@ class UploadSession:
             raise key_in_use_error(self.options.bucket, record["key"], other.record["name"])
         self._key_owner[record["key"]] = upload
 
-    def _check_uploadable(self, upload: Upload) -> None:
-        check_uploadable(
-            upload.record["name"],
-            upload.record["size"],
-            multipart_threshold=self.options.multipart_threshold,
-            part_size=self.options.part_size,
-        )
-
     def _sign(self, args: dict) -> dict:
         upload = self._upload_for(args)
         record = upload.record
@@ -210,22 +215,27 @@ class UploadSession:
             return self._sign_single(upload)
         upload.expect_status("queued")
         record["status"] = "signing"
-        self._changed()
+        self._changed(upload)
         self._check_rules(upload)  # the options may have changed since the file was added
         fields = {k: record[k] for k in ("name", "size", "content_type", "key", "bucket")}
         upload.extra_args = resolve_extra_args(self.options.extra_args, fields)
         signer = self._get_signer()
         if record["size"] >= self.options.multipart_threshold:
-            result = self._start_multipart(upload, signer)
+            result = start_multipart(
+                upload, signer, part_size=self.options.part_size, overwrite=self.options.overwrite
+            )
         else:
-            # Say so before any byte is sent; the signed If-None-Match still guards
-            # the write when the role may not look (no s3:GetObject).
-            if not self.options.overwrite and signer.exists_if_allowed(record["key"]):
+            # Below EXISTS_CHECK_MIN_SIZE the signed If-None-Match alone guards the write.
+            if (
+                not self.options.overwrite
+                and record["size"] >= EXISTS_CHECK_MIN_SIZE
+                and signer.exists_if_allowed(record["key"])
+            ):
                 raise key_exists_error(self.options.bucket, record["key"])
             upload.mode = "single"
             result = self._sign_single(upload)
         record["status"] = "uploading"
-        self._changed()
+        self._changed(upload)
         return result
 
     def _sign_single(self, upload: Upload) -> dict:
@@ -246,53 +256,52 @@ class UploadSession:
         )
         return {"mode": "single", **signed.as_dict()}
 
-    def _start_multipart(self, upload: Upload, signer: Any) -> dict:
-        record = upload.record
-        part_size, part_count = plan_parts(record["size"], self.options.part_size)
-        upload.s3_upload_id = signer.create_multipart(
-            record["key"],
-            content_type=record["content_type"],
-            overwrite=self.options.overwrite,
-            extra_args=upload.extra_args,
-        )
-        upload.mode = "multipart"
-        upload.part_size, upload.part_count = part_size, part_count
-        record["multipart"] = True
-        return {"mode": "multipart", "part_size": part_size, "part_count": part_count}
-
     def _sign_parts(self, args: dict) -> dict:
         upload = self._upload_for(args)
         upload.expect_status("uploading")
-        if upload.mode != "multipart":
-            raise UploadError("bad-request", "This upload is not a multipart upload.", "")
-        numbers = args.get("part_numbers")
-        if (
-            not isinstance(numbers, list)
-            or not numbers
-            or len(numbers) > MAX_PARTS_PER_REQUEST
-            or not all(is_int(n) and 1 <= n <= upload.part_count for n in numbers)
-        ):
-            raise UploadError(
-                "bad-request",
-                f"'part_numbers' must list 1 to {MAX_PARTS_PER_REQUEST} part numbers "
-                f"between 1 and {upload.part_count}.",
-                "",
-            )
-        for n in numbers:
-            if upload.signatures.get(n, 0) >= MAX_SIGNATURES_PER_PART:
-                raise UploadError("bad-request", f"Part {n} was signed too often.", "")
-        signer = self._get_signer()
-        upload.check_outstanding(set(numbers), signer.list_parts)
-        parts = []
-        for n in sorted(set(numbers)):
-            length = part_length(upload.record["size"], upload.part_size, n)
-            signed = signer.presign_part(upload.record["key"], upload.s3_upload_id, n, length)
-            upload.signatures[n] = upload.signatures.get(n, 0) + 1
-            upload.outstanding.add(n)
-            parts.append({"part_number": n, "length": length, **signed.as_dict()})
-        return {"parts": parts}
+        return {"parts": sign_parts(upload, self._get_signer(), args.get("part_numbers"))}
 
-    def _complete(self, args: dict) -> dict:
+    def _sign_files(self, args: dict) -> dict:
+        ids = batch_items(args, "upload_ids", lambda item: item)
+        end = self._end_after_failure
+        return {"results": [each(P.SIGN_FILES, self._sign, {"upload_id": i}, end) for i in ids]}
+
+    def _complete_files(self, args: dict) -> dict:
+        items = batch_items(args, "uploads", lambda item: item.get("upload_id"))
+        # S3 is asked about every single PUT of the batch at once: one round trip in
+        # all, not one per file (see _verify.verify_many).
+        checks = {}
+        for item in items:
+            upload = self._uploads.get(item["upload_id"])
+            etag = item.get("etag")
+            single = upload and upload.mode == "single" and upload.record["status"] == "uploading"
+            if single and isinstance(etag, str):
+                checks[item["upload_id"]] = partial(self._verify, upload, etag)
+        outcomes = verify_many(checks)
+        results = []
+        for item in items:
+            outcome = outcomes.get(item["upload_id"])
+            complete = partial(self._complete, verified=outcome)
+            entry = each(P.COMPLETE_FILES, complete, item, self._end_after_failure)
+            if entry["ok"]:
+                entry["status"] = entry.pop("result")["record"]["status"]
+            results.append(entry)
+        return {"results": results}
+
+    def _verify(self, upload: Upload, etag: str) -> dict:
+        record = upload.record
+        return verify_single(
+            self._get_signer().client,
+            self.options.bucket,
+            record["key"],
+            size=record["size"],
+            browser_etag=clean_text(etag, 200),
+            signed_at=upload.signed_at or SignedAt.now(),
+        )
+
+    def _complete(self, args: dict, verified: Any = None) -> dict:
+        """Complete one upload; ``verified`` is `_verify`'s outcome when already known
+        (its result, or the exception it raised)."""
         upload = self._upload_for(args)
         upload.expect_status("uploading")
         record = upload.record
@@ -309,21 +318,16 @@ class UploadSession:
                     "",
                 )
         record["status"] = "completing"
-        self._changed()
+        self._changed(upload)
         signer = self._get_signer()
         if upload.mode == "single":
             try:
-                stored = verify_single(
-                    signer.client,
-                    self.options.bucket,
-                    record["key"],
-                    size=record["size"],
-                    browser_etag=clean_text(args["etag"], 200),
-                    signed_at=upload.signed_at or SignedAt.now(),
-                )
+                stored = verified if verified is not None else self._verify(upload, args["etag"])
+                if isinstance(stored, BaseException):
+                    raise stored
             except Unverifiable:
                 upload.set_unverified(self.options.bucket)
-                self._changed()
+                self._changed(upload)
                 return {"record": dict(upload.record)}
         else:
             stored = signer.complete_multipart(
@@ -335,8 +339,7 @@ class UploadSession:
             )
             upload.s3_upload_id = ""  # completed: nothing left to abort
         record.update(status="done", loaded=record["size"], etag=stored.get("etag", ""))
-        self._changed()
-        self._on_done(dict(record))
+        self._book.mark_done(record)
         return {"record": dict(record)}
 
     def _fail(self, args: dict) -> dict:
@@ -368,15 +371,13 @@ class UploadSession:
 
     def _cancel(self, args: dict) -> dict:
         upload = self._upload_for(args)
-        if self._finish_cancelled(upload):
-            self._changed()
+        self._finish_cancelled(upload)
         return {"record": dict(upload.record)}
 
     def _progress(self, msg: dict) -> None:
         updates = msg.get("updates")
         if not isinstance(updates, list):
             return
-        changed = False
         for update in updates[:MAX_FILES_PER_MESSAGE]:
             if not isinstance(update, dict):
                 continue
@@ -387,9 +388,7 @@ class UploadSession:
             loaded = max(0, min(loaded, upload.record["size"]))
             if loaded != upload.record["loaded"]:
                 upload.record["loaded"] = loaded
-                changed = True
-        if changed:
-            self._changed()
+                self._changed(upload)
 
     def _get_signer(self) -> Any:
         if self._signer is None:
@@ -409,13 +408,14 @@ class UploadSession:
     def _fail_upload(self, upload: Upload, err: UploadError) -> None:
         self._abort_multipart(upload)
         upload.set_error(err)
-        self._changed()
+        self._changed(upload)
 
     def _finish_cancelled(self, upload: Upload) -> bool:
         if upload.is_final:
             return False
         self._abort_multipart(upload)
         upload.record.update(status="cancelled", error="", error_code="")
+        self._changed(upload)
         return True
 
     def _abort_multipart(self, upload: Upload) -> None:
@@ -428,10 +428,22 @@ class UploadSession:
             # Keep the id so that close() tries again; the record must end all the same.
             log.warning("Could not abort multipart upload of %s: %s", upload.record["key"], err)
 
-    def _changed(self) -> None:
+    def _changed(self, *uploads: Upload) -> None:
+        for upload in uploads:
+            self._book.mark(upload.record)
+
+    def _publish(self) -> None:
+        """Hand what changed to the widget: once per message, not once per change."""
+        if not self._book.pending:
+            return
+        records, delta, done = self._book.flush()
         try:
-            self._on_change(self.records)
+            self._on_change(records)
+            if delta is not None:
+                self._on_delta(delta)
         except Exception:
             # The records are right; only their copy in the trait lags until the next
-            # change. Raising here would leave a handler half-way.
+            # change. Raising here would leave the message unanswered.
             log.exception("s3-upload-widget: could not publish the upload records")
+        for record in done:
+            self._on_done(record)

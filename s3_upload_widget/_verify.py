@@ -12,6 +12,8 @@ record says so instead of claiming it is done.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -21,6 +23,10 @@ import botocore.exceptions as bex
 
 from ._client import error_code, http_status, is_not_found
 from ._errors import UploadError, explain_client_error
+
+VERIFY_THREADS = 8
+"""Objects checked at once: a batch of small files costs one round trip, not one each.
+boto3 clients are thread-safe, and its default pool keeps 10 connections per client."""
 
 # S3's LastModified has whole seconds, and a PUT may start within a second of signing.
 CLOCK_SLACK = timedelta(seconds=2)
@@ -77,6 +83,23 @@ def verify_single(
             "Upload the file again.",
         )
     return {"size": stored.size, "etag": stored.etag}
+
+
+def verify_many(checks: dict[str, Callable[[], dict]]) -> dict[str, object]:
+    """Run each ``check`` (e.g. a `verify_single` call) on VERIFY_THREADS threads;
+    returns, per name, its result or the exception it raised."""
+
+    def outcome(check: Callable[[], dict]) -> object:
+        try:
+            return check()
+        except Exception as exc:  # handed back: the caller raises it for that file only
+            return exc
+
+    if len(checks) <= 1:
+        return {name: outcome(check) for name, check in checks.items()}
+    with ThreadPoolExecutor(min(VERIFY_THREADS, len(checks))) as pool:
+        futures = {name: pool.submit(outcome, check) for name, check in checks.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
 def _is_this_upload(stored: Stored, size: int, browser_etag: str, signed_at: SignedAt) -> bool:

@@ -22,6 +22,7 @@ from ._options import (
     DEFAULT_EXPIRES_IN,
     DEFAULT_KEY_TEMPLATE,
     DEFAULT_MULTIPART_THRESHOLD,
+    DEFAULT_PARALLEL_FILES,
     SessionOptions,
     check_option,
 )
@@ -105,6 +106,7 @@ class S3UploadWidget(anywidget.AnyWidget):
     )
     part_size = Option(None, help="Bytes per multipart part (None: chosen per file).")
     concurrency = Option(DEFAULT_CONCURRENCY, help="Parts of one file uploaded at the same time.")
+    parallel_files = Option(DEFAULT_PARALLEL_FILES, help="Files uploaded at the same time.")
 
     _widget_id = t.Unicode(help="Links a widget's views to its controller in the browser.").tag(
         sync=True
@@ -113,12 +115,13 @@ class S3UploadWidget(anywidget.AnyWidget):
     key = t.Unicode("", help="Key of the most recently completed upload ('' before any).").tag(
         sync=True
     )
-    uploaded_keys = t.List(t.Unicode(), help="Every completed key, in completion order.").tag(
-        sync=True
-    )
+    # Not synced: a batch of 5,000 files would re-send them whole on every change. The
+    # page gets `_protocol.RECORDS` patches instead, and a saved notebook stays small.
+    uploaded_keys = t.List(help="Every completed key (str), in completion order.")
     uploads = t.List(
-        t.Dict(), help="One record per file: id, name, size, status, loaded, key, etag, error…"
-    ).tag(sync=True)
+        help="One record (dict) per file: id, name, relative_path, batch, size, status, "
+        "loaded, key, s3_uri, etag, error, error_code…"
+    )
 
     def __init__(
         self,
@@ -138,6 +141,7 @@ class S3UploadWidget(anywidget.AnyWidget):
         multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
         part_size: int | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
+        parallel_files: int = DEFAULT_PARALLEL_FILES,
         extra_args: Any = None,
         **kwargs: Any,
     ) -> None:
@@ -169,6 +173,7 @@ class S3UploadWidget(anywidget.AnyWidget):
             multipart_threshold=multipart_threshold,
             part_size=part_size,
             concurrency=concurrency,
+            parallel_files=parallel_files,
             **kwargs,
         )
         self._session = UploadSession(
@@ -177,6 +182,7 @@ class S3UploadWidget(anywidget.AnyWidget):
             options=self._make_options(),
             on_change=self._records_changed,
             on_done=self._upload_done,
+            on_delta=lambda command: self.send(command),
             cors_checker=self._check_cors,
         )
         self.on_msg(self._on_custom_msg)
@@ -260,6 +266,13 @@ class S3UploadWidget(anywidget.AnyWidget):
         from ._records import batch_uri
 
         return batch_uri(self.uploads, batch)
+
+    def summary(self) -> str:
+        """One line on every record: ``"5,000 files: 4,990 done, 10 failed (key-exists
+        10)"``. The failed files are in `uploads` with status "error" and their words."""
+        from ._records import summarize
+
+        return summarize(self.uploads)
 
     def clear(self) -> None:
         """Remove finished records (done, error, cancelled) from `uploads`."""
@@ -397,7 +410,7 @@ def _check_extra_arguments(cls: type, kwargs: dict[str, Any]) -> None:
     own = {"bucket", "prefix", "client", "key_template", "accept", "multiple", "max_size",
            "overwrite", "expires_in", "max_files", "max_total_files", "allow_active_types",
            "multipart_threshold", "part_size",
-           "concurrency", "extra_args"}  # fmt: skip
+           "concurrency", "parallel_files", "extra_args"}  # fmt: skip
     # Public traits of the base widgets (layout, tooltip, tabbable...) are still allowed.
     inherited = {n for n in cls.class_trait_names() if not n.startswith("_")} - _OUTPUT_TRAITS
     for name in kwargs:

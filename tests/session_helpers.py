@@ -32,6 +32,7 @@ class Harness:
         }
         self.policy = UploadPolicy(**{"prefix": "uploads/", **policy_args})
         self.changes: list[list[dict]] = []
+        self.deltas: list[dict] = []
         self.done: list[dict] = []
         self.cors_checks: list[str] = []
         self.signer_calls = 0
@@ -47,6 +48,7 @@ class Harness:
             options=SessionOptions(bucket=BUCKET, **{"expires_in": 300, **options}),
             on_change=self.changes.append,
             on_done=self.done.append,
+            on_delta=self.deltas.append,
             cors_checker=self._cors,
         )
         self._next = 0

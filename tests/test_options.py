@@ -43,6 +43,9 @@ BAD_VALUES = [
     ("part_size", 6 * GiB, ["part_size", "5 GiB"]),
     ("concurrency", 0, ["concurrency", "between 1 and 6", "connections"]),
     ("concurrency", 7, ["concurrency", "between 1 and 6"]),
+    ("parallel_files", 0, ["parallel_files", "between 1 and 6", "connections"]),
+    ("parallel_files", 7, ["parallel_files", "between 1 and 6"]),
+    ("parallel_files", "3", ["parallel_files"]),
     ("extra_args", {"SSECustomerKey": "k"}, ["SSE-C", "browser", "SSE-KMS"]),
     ("extra_args", {"StorageClas": "GLACIER"}, ["unknown key", "Did you mean 'StorageClass'?"]),
     ("extra_args", "aws:kms", ["extra_args must be a dict", "callable"]),
@@ -70,6 +73,8 @@ GOOD_VALUES = [
     ("part_size", 5 * GiB),
     ("concurrency", 1),
     ("concurrency", 6),
+    ("parallel_files", 1),
+    ("parallel_files", 6),
     ("extra_args", None),
     ("extra_args", {"ServerSideEncryption": "aws:kms", "Tagging": {"project": "alpha"}}),
 ]

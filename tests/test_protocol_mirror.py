@@ -43,6 +43,9 @@ SCALARS = [
     "CANCEL",
     "PROGRESS",
     "CANCEL_UPLOADS",
+    "SIGN_FILES",
+    "COMPLETE_FILES",
+    "RECORDS",
     "RESPONSE_SUFFIX",
 ]
 
@@ -61,6 +64,8 @@ def test_each_kind_has_the_same_value(name):
     ("name", "ordered"),
     [
         ("REQUEST_KINDS", False),
+        ("COMMAND_KINDS", False),
+        ("VIEW_FIELDS", True),
         ("NOTIFICATION_KINDS", False),
         ("FAILURE_REASONS", False),
         ("FINAL_STATUSES", False),
@@ -76,6 +81,13 @@ def test_each_set_is_the_same(name, ordered):
         assert tuple(js) == tuple(python)
     else:
         assert set(js) == set(python)
+
+
+def test_the_batch_limit_is_the_same():
+    source = PROTOCOL_JS.read_text(encoding="utf-8")
+    found = re.search(r"^export const MAX_FILES_PER_BATCH = (\d+);", source, re.M)
+    assert found, "js/src/protocol.js does not export MAX_FILES_PER_BATCH"
+    assert int(found.group(1)) == P.MAX_FILES_PER_BATCH
 
 
 def test_every_python_kind_is_mirrored():

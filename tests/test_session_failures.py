@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from session_helpers import BUCKET, Harness, MiB, s3, start_multipart
 
+from s3_upload_widget import _parts, _session
 from s3_upload_widget import _protocol as P
-from s3_upload_widget import _session
 from s3_upload_widget._errors import UploadError
 
 __all__ = ["s3"]  # the fixture, used by name
@@ -46,7 +46,7 @@ def test_sign_that_raises_ends_the_record(s3, monkeypatch):
 def test_sign_of_a_multipart_upload_that_raises_ends_the_record(s3, monkeypatch):
     h = Harness(s3, multipart_threshold=5 * MiB)
     record = h.add("big.bin", 6 * MiB)
-    monkeypatch.setattr(_session, "plan_parts", kaput)
+    monkeypatch.setattr(_parts, "plan_parts", kaput)
     assert_ended(h, h.request(P.SIGN, upload_id=record["id"]))
     assert no_multipart_left(s3)
 

@@ -536,7 +536,7 @@ def test_a_message_the_kernel_read_before_the_cell_started(fe, widget):
         "print('GOT', len(wait_for_uploads(w, 1, timeout=3, frontend_grace=1.5)))"
     )
     answered = fe.request(widget, "hello", {"origin": "http://127.0.0.1:8888"}, timeout=10)
-    assert answered == {}
+    assert answered == {"records": []}
     fe.wait_idle(wait_cell)
     out = fe.output(wait_cell)
     assert "TimeoutError: Waited 3 s: no file arrived" in out, out

@@ -28,9 +28,14 @@ def test_public_traits_and_defaults(client):
     assert (w.key, w.uploaded_keys, w.uploads) == ("", [], [])
     assert w.bucket == BUCKET and w.prefix == "uploads/"
     assert w.multiple is True and w.overwrite is False and w.expires_in == 900
-    for name in ("bucket", "prefix", "key", "uploaded_keys", "uploads", "accept", "max_size"):
+    for name in ("bucket", "prefix", "key", "accept", "max_size", "parallel_files"):
         assert w.trait_metadata(name, "sync"), name
         assert w.trait_metadata(name, "help"), f"{name} needs a docstring"
+    # The records go to the page as patches (RECORDS), never whole: not synced.
+    for name in ("uploaded_keys", "uploads"):
+        assert not w.trait_metadata(name, "sync"), name
+        assert w.trait_metadata(name, "help"), f"{name} needs a docstring"
+        assert name not in w.keys
     # Credentials live in the client, which is never synced.
     assert "client" not in w.keys and "_client" not in w.keys
 

@@ -14,8 +14,15 @@ export const SIGN_PARTS = "sign-parts";
 export const COMPLETE = "complete";
 export const FAIL = "fail";
 export const CANCEL = "cancel";
+export const SIGN_FILES = "sign-files";
+export const COMPLETE_FILES = "complete-files";
 
-export const REQUEST_KINDS = Object.freeze([HELLO, ADD_FILES, SIGN, SIGN_PARTS, COMPLETE, FAIL, CANCEL]);
+export const REQUEST_KINDS = Object.freeze([
+  HELLO, ADD_FILES, SIGN, SIGN_PARTS, COMPLETE, FAIL, CANCEL, SIGN_FILES, COMPLETE_FILES,
+]);
+
+/** Files in one "sign-files" or "complete-files" request, at most. */
+export const MAX_FILES_PER_BATCH = 64;
 
 /** Notifications: browser -> kernel, never answered. */
 export const PROGRESS = "progress";
@@ -24,6 +31,14 @@ export const NOTIFICATION_KINDS = Object.freeze([PROGRESS]);
 
 /** Commands: kernel -> browser. */
 export const CANCEL_UPLOADS = "cancel-uploads";
+export const RECORDS = "records";
+
+export const COMMAND_KINDS = Object.freeze([CANCEL_UPLOADS, RECORDS]);
+
+/** The fields of a record that "records" patches and the "hello" answer carry. */
+export const VIEW_FIELDS = Object.freeze([
+  "id", "name", "relative_path", "size", "bucket", "key", "status", "loaded", "error",
+]);
 
 export const RESPONSE_SUFFIX = "-response";
 

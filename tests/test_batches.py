@@ -1,0 +1,183 @@
+"""sign-files and complete-files: many files per request, each as if on its own.
+
+Against moto in process: a batch signs and completes every file it names, one file's
+failure ends that file only, a malformed batch is refused whole, and the records are
+published once per message, as patches for the page.
+"""
+
+from __future__ import annotations
+
+import pytest
+from session_helpers import BUCKET, Harness, MiB
+
+from s3_upload_widget import _protocol as P
+from s3_upload_widget import _verify
+
+
+@pytest.fixture
+def s3(s3_client):
+    """moto in process, with the bucket BUCKET (tests/conftest.py)."""
+    return s3_client
+
+
+def add_many(h: Harness, n: int, size: int = 5) -> list[dict]:
+    files = [{"name": f"f{i}.csv", "size": size, "type": "text/csv"} for i in range(n)]
+    return h.ok(P.ADD_FILES, files=files)["uploads"]
+
+
+def put(h: Harness, record: dict, body: bytes) -> str:
+    return h.client.put_object(Bucket=BUCKET, Key=record["key"], Body=body)["ETag"]
+
+
+def test_a_batch_signs_every_file_in_order_and_publishes_once(s3):
+    h = Harness(s3)
+    records = add_many(h, 10)
+    before = len(h.changes)
+    answer = h.ok(P.SIGN_FILES, upload_ids=[r["id"] for r in records])
+    assert [e["upload_id"] for e in answer["results"]] == [r["id"] for r in records]
+    for entry in answer["results"]:
+        assert entry["ok"] is True
+        assert entry["result"]["mode"] == "single" and entry["result"]["url"]
+        assert entry["result"]["headers"]["If-None-Match"] == "*"
+    assert len(h.changes) == before + 1  # one publication for the whole message
+    assert {r["status"] for r in h.changes[-1]} == {"uploading"}
+    assert h.deltas[-1]["records"] == [{"id": r["id"], "status": "uploading"} for r in records]
+
+
+def test_one_bad_file_in_a_batch_ends_only_that_file(s3):
+    h = Harness(s3)
+    good, refused = add_many(h, 2)
+    h.session.policy.max_size = 4  # tightened after the files were added: sign checks again
+    h.session.policy.max_size = None
+    h.ok(P.CANCEL, upload_id=refused["id"])  # a cancelled file is no longer signable
+    answer = h.ok(P.SIGN_FILES, upload_ids=[refused["id"], "nobody", good["id"]])
+    first, unknown, last = answer["results"]
+    assert first["ok"] is False and first["error"]["code"] == "bad-request"
+    assert "cancelled" in first["error"]["message"]
+    assert unknown["ok"] is False and unknown["error"]["code"] == "unknown-upload"
+    assert last["ok"] is True and last["result"]["url"]
+    statuses = {r["id"]: r["status"] for r in h.session.records}
+    assert statuses == {good["id"]: "uploading", refused["id"]: "cancelled"}
+
+
+def test_a_file_the_rules_now_refuse_fails_alone(s3):
+    h = Harness(s3, accept=".csv,.txt")
+    kept, dropped = h.ok(
+        P.ADD_FILES,
+        files=[
+            {"name": "a.csv", "size": 5, "type": "text/csv"},
+            {"name": "b.txt", "size": 5, "type": "text/plain"},
+        ],
+    )["uploads"]
+    h.session.policy.accept = ".csv"  # changed in Python while both were queued
+    h.session.policy = type(h.session.policy)(prefix="uploads/", accept=".csv")
+    answer = h.ok(P.SIGN_FILES, upload_ids=[kept["id"], dropped["id"]])
+    assert answer["results"][0]["ok"] is True
+    assert answer["results"][1]["ok"] is False
+    records = {r["id"]: r for r in h.session.records}
+    assert records[dropped["id"]]["status"] == "error"
+    assert records[dropped["id"]]["error_code"] == answer["results"][1]["error"]["code"]
+    assert records[kept["id"]]["status"] == "uploading"
+
+
+@pytest.mark.parametrize(
+    ("upload_ids", "words"),
+    [
+        (None, "must list 1 to 64"),
+        ([], "must list 1 to 64"),
+        ("abc", "must list 1 to 64"),
+        ([f"id{i}" for i in range(P.MAX_FILES_PER_BATCH + 1)], "must list 1 to 64"),
+        ([1, 2], "distinct upload ids"),
+        ([{"upload_id": "x"}], "distinct upload ids"),
+    ],
+)
+def test_a_malformed_batch_is_refused_whole(s3, upload_ids, words):
+    h = Harness(s3)
+    err = h.error(P.SIGN_FILES, "bad-request", upload_ids=upload_ids)
+    assert words in err["message"]
+
+
+def test_a_batch_naming_a_file_twice_is_refused_and_ends_it(s3):
+    # As with a single request: a refused request about an upload ends that upload.
+    h = Harness(s3)
+    (record,) = add_many(h, 1)
+    err = h.error(P.SIGN_FILES, "bad-request", upload_ids=[record["id"], record["id"]])
+    assert "distinct" in err["message"]
+    assert h.session.records[0]["status"] == "error"
+
+
+def test_a_batch_completes_every_file_and_checks_each_with_s3(s3, monkeypatch):
+    h = Harness(s3)
+    records = add_many(h, 6)
+    h.ok(P.SIGN_FILES, upload_ids=[r["id"] for r in records])
+    etags = [put(h, r, f"body{i}".encode()) for i, r in enumerate(records[:5])]
+    # The sixth never reached S3: its completion must fail, alone.
+    checked = []
+    real = _verify.verify_many
+    monkeypatch.setattr(
+        "s3_upload_widget._session.verify_many", lambda c: checked.append(len(c)) or real(c)
+    )
+    items = [{"upload_id": r["id"], "etag": e} for r, e in zip(records, etags, strict=False)]
+    items.append({"upload_id": records[5]["id"], "etag": '"0123"'})
+    before = len(h.changes)
+    answer = h.ok(P.COMPLETE_FILES, uploads=items)
+    assert checked == [6]  # every single PUT of the batch checked in one go
+    results = answer["results"]
+    assert [e["status"] for e in results[:5]] == ["done"] * 5
+    assert results[5]["ok"] is False and results[5]["error"]["code"] == "size-mismatch"
+    assert len(h.changes) == before + 1
+    assert [d["key"] for d in h.done] == [r["key"] for r in records[:5]]
+    finals = {r["id"]: r["status"] for r in h.session.records}
+    assert finals[records[5]["id"]] == "error"
+    assert all(finals[r["id"]] == "done" for r in records[:5])
+
+
+def test_a_batch_may_complete_a_multipart_upload_beside_single_puts(s3):
+    h = Harness(s3, multipart_threshold=5 * MiB, part_size=5 * MiB)
+    small = add_many(h, 1)[0]
+    big = h.ok(P.ADD_FILES, files=[{"name": "big.bin", "size": 6 * MiB, "type": ""}])["uploads"][0]
+    plans = h.ok(P.SIGN_FILES, upload_ids=[small["id"], big["id"]])["results"]
+    assert plans[1]["result"] == {"mode": "multipart", "part_size": 5 * MiB, "part_count": 2}
+    h.ok(P.SIGN_PARTS, upload_id=big["id"], part_numbers=[1, 2])
+    upload = h.session._uploads[big["id"]]
+    body = bytes(6 * MiB)
+    parts = []
+    for n, chunk in ((1, body[: 5 * MiB]), (2, body[5 * MiB :])):
+        etag = s3.upload_part(
+            Bucket=BUCKET, Key=big["key"], UploadId=upload.s3_upload_id, PartNumber=n, Body=chunk
+        )["ETag"]
+        parts.append({"part_number": n, "etag": etag})
+    small_etag = put(h, small, b"small")
+    answer = h.ok(
+        P.COMPLETE_FILES,
+        uploads=[
+            {"upload_id": big["id"], "parts": parts},
+            {"upload_id": small["id"], "etag": small_etag},
+        ],
+    )
+    assert [e["status"] for e in answer["results"]] == ["done", "done"]
+    assert s3.head_object(Bucket=BUCKET, Key=big["key"])["ContentLength"] == 6 * MiB
+
+
+def test_complete_before_sign_fails_that_file_only(s3):
+    h = Harness(s3)
+    signed, unsigned = add_many(h, 2)
+    h.ok(P.SIGN_FILES, upload_ids=[signed["id"]])
+    etag = put(h, signed, b"12345")
+    answer = h.ok(
+        P.COMPLETE_FILES,
+        uploads=[
+            {"upload_id": unsigned["id"], "etag": ""},
+            {"upload_id": signed["id"], "etag": etag},
+        ],
+    )
+    assert answer["results"][0]["ok"] is False, answer
+    assert answer["results"][1]["status"] == "done", answer
+
+
+def test_hello_answers_with_every_record_as_the_page_draws_it(s3):
+    h = Harness(s3)
+    records = add_many(h, 3)
+    (snapshot,) = [h.ok(P.HELLO, origin="http://localhost:8888")["records"]]
+    assert [r["id"] for r in snapshot] == [r["id"] for r in records]
+    assert set(snapshot[0]) == set(P.VIEW_FIELDS)
