@@ -63,7 +63,7 @@ test-py: install $(BUNDLE) $(S3RVER_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install chromium
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run && $(PY) -m benchmarks.many_files && $(PY) -m benchmarks.kernel_rtt
 
 clean:
 	rm -rf $(VENV) js/node_modules tests/s3rver/node_modules s3_upload_widget/static .pytest_cache

@@ -224,6 +224,9 @@ def markdown(res: dict) -> str:
         "JupyterLab + headless Chromium → moto's S3 server (in its own process). What each "
         "column means, and the caveats: [README.md](README.md).",
         "",
+        "Many small files (5,000 × 10 KiB, 500 × 1 MiB; the widget vs Uppy 5 vs boto3): "
+        "[many_files.md](many_files.md), from `python -m benchmarks.many_files`.",
+        "",
         f"Machine: {env.get('cpu_count')} CPUs ({env.get('cpu_model')}), shared: load average "
         f"{env.get('loadavg_start')} at the start, {env.get('loadavg_end')} at the end. "
         f"{v.get('chromium')}; JupyterLab {v.get('jupyterlab')}, jupyter_server "
