@@ -248,7 +248,7 @@ def key_exists_error(bucket: str, key: str, where: str = "") -> UploadError:
         "(overwrite=False).",
         "Pass overwrite=True to S3UploadWidget(...) to replace existing objects, or "
         "use a key_template that gives each upload a new key (the default "
-        '"{prefix}{uuid}/{filename}" does).',
+        '"{prefix}{batch}/{relpath}" does: each pick or drop gets a folder of its own).',
     )
 
 

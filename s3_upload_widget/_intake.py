@@ -105,7 +105,7 @@ def key_in_use_error(bucket: str, key: str, other_name: str) -> UploadError:
     return UploadError(
         "key-exists",
         f"Another file of this widget, {other_name!r}, is being uploaded to "
-        f"s3://{bucket}/{key} right now.",
-        "Upload this one after it finishes, or use a key_template with {uuid} so that "
-        "files never share a key.",
+        f"s3://{bucket}/{key} right now: both names give that key once cleaned for S3.",
+        "Rename one of the two files, or use a key_template with {uuid} so that files "
+        "never share a key.",
     )

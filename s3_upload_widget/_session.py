@@ -18,8 +18,9 @@ from typing import Any
 from . import _protocol as P
 from ._batches import batch_items, each, named_ids
 from ._cors import page_origin
-from ._errors import UploadError, explain_browser_failure, key_exists_error
-from ._extra_args import iam_hint, resolve_extra_args
+from ._diagnose import diagnose_failure
+from ._errors import UploadError, key_exists_error
+from ._extra_args import resolve_extra_args
 from ._intake import MAX_FILES_PER_MESSAGE, key_in_use_error, read_batch
 from ._options import SessionOptions
 from ._parts import MAX_SIGNATURES_PER_PART, sign_parts, start_multipart
@@ -27,9 +28,9 @@ from ._policy import FileInfo, UploadPolicy
 from ._publish import RecordBook
 from ._records import Upload, new_record
 from ._router import Router
-from ._sizes import EXISTS_CHECK_MIN_SIZE, check_uploadable
+from ._sizes import check_uploadable
 from ._values import clean_text, is_int
-from ._verify import SignedAt, Unverifiable, verify_many, verify_single
+from ._verify import SignedAt, Unverifiable, run_checks, verify_single
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +208,9 @@ class UploadSession:
             raise key_in_use_error(self.options.bucket, record["key"], other.record["name"])
         self._key_owner[record["key"]] = upload
 
-    def _sign(self, args: dict) -> dict:
+    def _sign(self, args: dict, exists: dict | None = None) -> dict:
+        """Sign one upload; ``exists`` maps keys already looked for (`_sign_files`) to
+        whether an object is there (or the exception the HEAD raised)."""
         upload = self._upload_for(args)
         record = upload.record
         if record["status"] == "uploading" and upload.mode == "single":
@@ -225,13 +228,16 @@ class UploadSession:
                 upload, signer, part_size=self.options.part_size, overwrite=self.options.overwrite
             )
         else:
-            # Below EXISTS_CHECK_MIN_SIZE the signed If-None-Match alone guards the write.
-            if (
-                not self.options.overwrite
-                and record["size"] >= EXISTS_CHECK_MIN_SIZE
-                and signer.exists_if_allowed(record["key"])
-            ):
-                raise key_exists_error(self.options.bucket, record["key"])
+            # Said before any byte is sent: S3's 412 for the signed If-None-Match may come
+            # without CORS headers (moto), and some servers ignore If-None-Match (s3rver).
+            if not self.options.overwrite:
+                found = (exists or {}).get(record["key"])
+                if found is None:
+                    found = signer.exists_if_allowed(record["key"])
+                if isinstance(found, BaseException):
+                    raise found
+                if found:
+                    raise key_exists_error(self.options.bucket, record["key"])
             upload.mode = "single"
             result = self._sign_single(upload)
         record["status"] = "uploading"
@@ -263,13 +269,20 @@ class UploadSession:
 
     def _sign_files(self, args: dict) -> dict:
         ids = batch_items(args, "upload_ids", lambda item: item)
+        records = [
+            u.record for u in map(self._uploads.get, ids) if u and not self.options.overwrite
+        ]
+        single_keys = [r["key"] for r in records if r["status"] == "queued" and r["key"]
+                       and r["size"] < self.options.multipart_threshold]  # fmt: skip
+        signer = self._get_signer() if single_keys else None  # one HEAD round trip for all:
+        exists = run_checks({k: partial(signer.exists_if_allowed, k) for k in single_keys})
+        sign = partial(self._sign, exists=exists)
         end = self._end_after_failure
-        return {"results": [each(P.SIGN_FILES, self._sign, {"upload_id": i}, end) for i in ids]}
+        return {"results": [each(P.SIGN_FILES, sign, {"upload_id": i}, end) for i in ids]}
 
     def _complete_files(self, args: dict) -> dict:
         items = batch_items(args, "uploads", lambda item: item.get("upload_id"))
-        # S3 is asked about every single PUT of the batch at once: one round trip in
-        # all, not one per file (see _verify.verify_many).
+        # Every single PUT of the batch is checked with S3 at once (run_checks).
         checks = {}
         for item in items:
             upload = self._uploads.get(item["upload_id"])
@@ -277,7 +290,7 @@ class UploadSession:
             single = upload and upload.mode == "single" and upload.record["status"] == "uploading"
             if single and isinstance(etag, str):
                 checks[item["upload_id"]] = partial(self._verify, upload, etag)
-        outcomes = verify_many(checks)
+        outcomes = run_checks(checks)
         results = []
         for item in items:
             outcome = outcomes.get(item["upload_id"])
@@ -346,26 +359,14 @@ class UploadSession:
         upload = self._upload_for(args)
         if upload.is_final:
             return {"record": dict(upload.record)}
-        error = args.get("error")
-        if not isinstance(error, dict):
-            raise UploadError("bad-request", "'error' must be an object.", "")
-        failure = P.read_failure(error)
-        cors_problems = None
-        if failure["reason"] == "network" and self._cors_checker and self.origin:
-            try:
-                cors_problems = self._cors_checker(self.origin)
-            except Exception:  # diagnosis is a bonus: never let it hide the failure
-                log.debug("CORS check failed", exc_info=True)
-        err = explain_browser_failure(
-            **failure,
+        err = diagnose_failure(
+            args.get("error"),
             origin=self.origin,
             bucket=self.options.bucket,
-            key=upload.record["key"],
-            filename=upload.record["name"],
-            cors_problems=cors_problems,
+            record=upload.record,
+            extra_args=upload.extra_args,
+            cors_checker=self._cors_checker,
         )
-        if err.code == "access-denied" and (more := iam_hint(upload.extra_args)):
-            err.hint = f"{err.hint} {more}"
         self._fail_upload(upload, err)
         return {"record": dict(upload.record)}
 

@@ -30,12 +30,6 @@ each other. 16 MiB halves the per-part preflights and round trips of 8 MiB, whic
 on a real link, while a retried part still costs little."""
 
 
-EXISTS_CHECK_MIN_SIZE = 8 * MiB
-"""With overwrite off, a single PUT of at least this size is preceded by a HEAD, so no
-time goes into bytes S3 would refuse; below it, the signed ``If-None-Match: *`` alone
-guards the write (S3 answers 412), as a HEAD would cost more than the PUT it saves."""
-
-
 def format_size(n: int) -> str:
     """A byte count for people, in decimal units: ``12.0 MB``, ``532 bytes``."""
     if n < 1000:

@@ -25,7 +25,7 @@ from ._client import error_code, http_status, is_not_found
 from ._errors import UploadError, explain_client_error
 
 VERIFY_THREADS = 8
-"""Objects checked at once: a batch of small files costs one round trip, not one each.
+"""S3 requests at once for a batch: small files cost one round trip, not one each.
 boto3 clients are thread-safe, and its default pool keeps 10 connections per client."""
 
 # S3's LastModified has whole seconds, and a PUT may start within a second of signing.
@@ -85,11 +85,11 @@ def verify_single(
     return {"size": stored.size, "etag": stored.etag}
 
 
-def verify_many(checks: dict[str, Callable[[], dict]]) -> dict[str, object]:
-    """Run each ``check`` (e.g. a `verify_single` call) on VERIFY_THREADS threads;
+def run_checks(checks: dict[str, Callable[[], object]]) -> dict[str, object]:
+    """Run each ``check`` (a `verify_single` call, a HEAD) on VERIFY_THREADS threads;
     returns, per name, its result or the exception it raised."""
 
-    def outcome(check: Callable[[], dict]) -> object:
+    def outcome(check: Callable[[], object]) -> object:
         try:
             return check()
         except Exception as exc:  # handed back: the caller raises it for that file only

@@ -113,9 +113,9 @@ def test_a_batch_completes_every_file_and_checks_each_with_s3(s3, monkeypatch):
     etags = [put(h, r, f"body{i}".encode()) for i, r in enumerate(records[:5])]
     # The sixth never reached S3: its completion must fail, alone.
     checked = []
-    real = _verify.verify_many
+    real = _verify.run_checks
     monkeypatch.setattr(
-        "s3_upload_widget._session.verify_many", lambda c: checked.append(len(c)) or real(c)
+        "s3_upload_widget._session.run_checks", lambda c: checked.append(len(c)) or real(c)
     )
     items = [{"upload_id": r["id"], "etag": e} for r, e in zip(records, etags, strict=False)]
     items.append({"upload_id": records[5]["id"], "etag": '"0123"'})
@@ -173,6 +173,23 @@ def test_complete_before_sign_fails_that_file_only(s3):
     )
     assert answer["results"][0]["ok"] is False, answer
     assert answer["results"][1]["status"] == "done", answer
+
+
+def test_existing_keys_of_a_batch_are_looked_for_at_once(s3, monkeypatch):
+    h = Harness(s3, key_template="{prefix}{filename}")
+    s3.put_object(Bucket=BUCKET, Key="uploads/f3.csv", Body=b"old")
+    records = add_many(h, 8)
+    runs = []
+    real = _verify.run_checks
+    monkeypatch.setattr(
+        "s3_upload_widget._session.run_checks", lambda c: runs.append(sorted(c)) or real(c)
+    )
+    answer = h.ok(P.SIGN_FILES, upload_ids=[r["id"] for r in records])
+    assert runs == [sorted(r["key"] for r in records)]  # one concurrent round of HEADs
+    oks = [e["ok"] for e in answer["results"]]
+    assert oks == [True, True, True, False, True, True, True, True]
+    assert answer["results"][3]["error"]["code"] == "key-exists"
+    assert s3.get_object(Bucket=BUCKET, Key="uploads/f3.csv")["Body"].read() == b"old"
 
 
 def test_hello_answers_with_every_record_as_the_page_draws_it(s3):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from session_helpers import BUCKET, Harness, MiB, s3, start_multipart
 
-from s3_upload_widget import _parts, _session
+from s3_upload_widget import _diagnose, _parts, _session
 from s3_upload_widget import _protocol as P
 from s3_upload_widget._errors import UploadError
 
@@ -83,7 +83,7 @@ def test_fail_that_raises_still_ends_the_record(s3, monkeypatch):
     h = Harness(s3)
     record = h.add("a.csv", 5)
     h.ok(P.SIGN, upload_id=record["id"])
-    monkeypatch.setattr(_session, "explain_browser_failure", kaput)
+    monkeypatch.setattr(_diagnose, "explain_browser_failure", kaput)
     error = {"reason": "http", "status": 500}
     assert_ended(h, h.request(P.FAIL, upload_id=record["id"], error=error))
 
