@@ -386,7 +386,8 @@ class S3UploadWidget(anywidget.AnyWidget):
     def _on_custom_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         # JupyterLab 4.4+ may deliver widget messages on a kernel subshell thread while a
         # cell calls w.cancel(): one lock keeps the session's records consistent.
-        with self._lock:
+        # One state update for the page per message, however many files it finished.
+        with self._lock, self.hold_sync():
             reply = self._session.handle(content)
         if reply is not None:
             self.send(reply)

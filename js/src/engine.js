@@ -1,93 +1,52 @@
 // @ts-check
 /**
- * This file owns the upload engine: the queue of files, each file's state machine
- * (queued, signing, uploading, completing, then done, error or cancelled) and `kernelApi`,
- * the engine's requests to the kernel. No DOM and no XMLHttpRequest: the kernel (`api`),
- * the network (`transport`) and time (`now`, `sleep`, `random`) are injected, so node
- * tests drive it with fakes. Contract: docs/ARCHITECTURE.md.
+ * This file owns the upload engine: the queue of files and how each file moves through
+ * queued, signing, uploading, completing, then done (or unverified), error or cancelled.
+ * Signatures and completions travel in batches ("sign-files", "complete-files"), files
+ * are signed only a little ahead of a free PUT slot, and a file whose bytes are stored
+ * frees its slot at once. No DOM and no XMLHttpRequest: the kernel (`api`), the network
+ * (`transport`) and time (`now`, `sleep`, `random`) are injected, so node tests drive it
+ * with fakes. Contract: docs/ARCHITECTURE.md.
  */
-import {
-  CANCEL, COMPLETE, FAIL, FINAL_STATUSES, KernelError, PROGRESS, SIGN, SIGN_PARTS,
-} from "./protocol.js";
+import { KernelError, MAX_FILES_PER_BATCH } from "./protocol.js";
 import { limitRequests } from "./transport.js";
-import { uploadParts } from "./multipart.js";
-import { ProgressReporter, TransferMeter } from "./progress.js";
-import {
-  DEFAULT_MAX_RESIGNS, DEFAULT_RETRY, Stopped, describeFailure, failureOf, putWithRetry,
-} from "./put.js";
+import { ProgressReporter, RateMeter } from "./progress.js";
+import { DEFAULT_MAX_RESIGNS, DEFAULT_RETRY, describeFailure, failureOf } from "./put.js";
+import { Batcher } from "./batcher.js";
+import { FileQueue, Tally, atLeastOne, first, newFile } from "./ledger.js";
+import { resultsById } from "./kernel.js";
+import { transfer } from "./transfer.js";
+
+export { kernelApi } from "./kernel.js";
 
 /**
  * @typedef {import("./protocol.js").Status} Status
- * @typedef {import("./protocol.js").UploadRecord} UploadRecord
- * @typedef {import("./put.js").FailureDetail} FailureDetail
- * @typedef {import("./put.js").SignedRequest} SignedRequest
- * @typedef {(SignedRequest & {mode: "single"}) | {mode: "multipart", part_size: number, part_count: number}} SignPlan
- * @typedef {{etag: string} | {parts: {part_number: number, etag: string}[]}} CompletePayload
+ * @typedef {import("./kernel.js").Api} Api
+ * @typedef {import("./kernel.js").SignPlan} SignPlan
+ * @typedef {import("./kernel.js").CompletePayload} CompletePayload
+ * @typedef {import("./ledger.js").FileState} FileState
+ * @typedef {import("./ledger.js").Totals} Totals
+ * @typedef {import("./ledger.js").EngineFile} EngineFile
+ * @typedef {{file: EngineFile, payload: CompletePayload}} Finished  a file waiting for "complete-files"
  */
 
-/**
- * The kernel, as the engine sees it. Each method sends one request of _protocol.py and
- * resolves with its `result` (or rejects with KernelError / KernelTimeoutError).
- * @typedef {object} Api
- * @property {(id: string) => Promise<SignPlan>} sign
- * @property {(id: string, partNumbers: number[]) => Promise<import("./multipart.js").SignedParts>} signParts
- * @property {(id: string, payload: CompletePayload) => Promise<{record: UploadRecord}>} complete
- * @property {(id: string, error: FailureDetail) => Promise<{record: UploadRecord}>} fail
- *            the record's `error` is shown
- * @property {(id: string) => Promise<{record: UploadRecord}>} cancel
- * @property {(updates: {upload_id: string, loaded: number}[]) => void} progress  fire-and-forget
- */
+/** Files whose bytes move at once, by default. */
+export const DEFAULT_PARALLEL_FILES = 6;
 
-/**
- * The engine's Api over custom messages: each call is one request (or notification).
- * @param {import("./protocol.js").Rpc} rpc
- * @returns {Api}
- */
-export function kernelApi(rpc) {
-  return {
-    sign: (id) => rpc.request(SIGN, { upload_id: id }),
-    signParts: (id, partNumbers) => rpc.request(SIGN_PARTS, { upload_id: id, part_numbers: partNumbers }),
-    complete: (id, payload) => rpc.request(COMPLETE, { upload_id: id, ...payload }),
-    fail: (id, error) => rpc.request(FAIL, { upload_id: id, error }),
-    cancel: (id) => rpc.request(CANCEL, { upload_id: id }),
-    progress: (updates) => rpc.notify(PROGRESS, { updates }),
-  };
-}
-
-/**
- * @typedef {object} FileState
- * @property {string} id
- * @property {Status} status
- * @property {number} loaded      bytes stored or in flight; drops when a try is retried
- * @property {number} total
- * @property {number} speed       bytes/s on the wire, smoothed over ~2 s
- * @property {number | null} eta  seconds left, null when unknown
- * @property {string} error       words for a person, "" when none
- * @property {number} partsDone
- * @property {number} partCount   1 for a single PUT, 0 until signed
- */
-
-/**
- * @typedef {object} Totals
- * @property {number} loaded     over every file not cancelled
- * @property {number} total
- * @property {number} speed
- * @property {number | null} eta over queued and running files
- * @property {number} active     files signing, uploading or completing
- * @property {number} queued
- * @property {number} done
- * @property {number} failed
- * @property {number} cancelled
- */
+/** Bytes of files signed ahead of a free slot, beyond one file per slot. */
+export const DEFAULT_SIGN_AHEAD_BYTES = 32 * 1024 * 1024;
 
 /**
  * @typedef {object} EngineOptions
  * @property {Api} api
  * @property {import("./transport.js").Transport} transport
  * @property {number} [concurrency]        parts in flight per file (4)
- * @property {number} [maxActiveFiles]     files uploading at once (3)
+ * @property {number} [parallelFiles]      files whose bytes move at once (6)
  * @property {number} [maxRequests]        PUTs in flight over all files (6: a browser's
  *                                         connections per host)
+ * @property {number} [batchSize]          files per "sign-files" / "complete-files" (64)
+ * @property {number} [batchesInFlight]    requests of each of those kinds out at once (2)
+ * @property {number} [signAheadBytes]     see DEFAULT_SIGN_AHEAD_BYTES
  * @property {number} [stallTimeoutMs]     (60000)
  * @property {Partial<import("./put.js").RetryOptions>} [retry]
  * @property {number} [maxResigns]         re-signs of one expired URL (3)
@@ -106,7 +65,9 @@ export class UploadEngine {
     // Every PUT of every file goes through one limiter (see limitRequests).
     this.transport = limitRequests(options.transport, Math.max(1, options.maxRequests ?? 6));
     this.concurrency = Math.max(1, options.concurrency ?? 4);
-    this.maxActiveFiles = Math.max(1, options.maxActiveFiles ?? 3);
+    this._parallelFiles = atLeastOne(options.parallelFiles ?? DEFAULT_PARALLEL_FILES);
+    this.batchSize = Math.min(MAX_FILES_PER_BATCH, atLeastOne(options.batchSize ?? MAX_FILES_PER_BATCH));
+    this.signAheadBytes = options.signAheadBytes ?? DEFAULT_SIGN_AHEAD_BYTES;
     this.stallTimeoutMs = options.stallTimeoutMs ?? 60000;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.maxResigns = options.maxResigns ?? DEFAULT_MAX_RESIGNS;
@@ -117,16 +78,43 @@ export class UploadEngine {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     /** @type {Map<string, EngineFile>} in order of add */
     this._files = new Map();
-    /** @type {EngineFile[]} */
-    this._queue = [];
-    /** @type {Map<EngineFile, Promise<void>>} settles when the file's slot is free */
-    this._running = new Map();
-    /** @type {Set<Promise<void>>} fail / cancel requests still out (for whenIdle) */
-    this._pending = new Set();
+    /** queued files, in order of add */
+    this._queue = new FileQueue();
+    /** @type {Set<EngineFile>} signing, or signed and waiting for a slot */
+    this._ahead = new Set();
+    this._aheadBytes = 0;
+    /** @type {Set<EngineFile>} signed, waiting for a slot, in order */
+    this._ready = new Set();
+    /** @type {Set<EngineFile>} files whose bytes move (each holds one of parallelFiles slots) */
+    this._moving = new Set();
+    /** @type {Set<Promise<void>>} kernel requests still out (for whenIdle) */
+    this._requests = new Set();
+    this._unfinished = 0;
+    /** @type {(() => void)[]} whenIdle callers */
+    this._idle = [];
+    this._pumping = false;
+    this._pumpAgain = false;
+    this._tally = new Tally();
+    this._rate = new RateMeter(this.now); // all files together
+    const batches = { maxBatch: this.batchSize, maxInFlight: options.batchesInFlight ?? 2 };
+    /** @type {Batcher<EngineFile>} */
+    this._signer = new Batcher({ ...batches, send: (files) => this._track(() => this._signFiles(files), true) });
+    /** @type {Batcher<Finished>} */
+    this._completer = new Batcher({ ...batches, send: (items) => this._track(() => this._completeFiles(items), true) });
     this._reporter = new ProgressReporter({
       send: (updates) => this.api.progress(updates), intervalMs: options.progressIntervalMs ?? 250,
       now: this.now, sleep: this.sleep,
     });
+  }
+
+  /** Files whose bytes move at once; a change applies at once. */
+  get parallelFiles() {
+    return this._parallelFiles;
+  }
+
+  set parallelFiles(value) {
+    this._parallelFiles = atLeastOne(value);
+    this._pump();
   }
 
   /**
@@ -136,11 +124,13 @@ export class UploadEngine {
    */
   add(id, blob) {
     const known = this._files.get(id);
-    if (known && !FINAL_STATUSES.includes(known.state.status)) throw new Error(`Upload ${id} is already queued.`);
+    if (known && !known.stopped) throw new Error(`Upload ${id} is already queued.`);
+    if (known) this._forget(known); // a re-added id moves to the end
     const file = newFile(id, blob, this.now);
-    this._files.delete(id); // a re-added id moves to the end
     this._files.set(id, file);
     this._queue.push(file);
+    this._unfinished++;
+    this._tally.add(file.state, 1);
     this._emit(file);
     this._pump();
   }
@@ -154,17 +144,19 @@ export class UploadEngine {
    */
   cancel(id, { notify = true } = {}) {
     const file = this._files.get(id);
-    if (!file || FINAL_STATUSES.includes(file.state.status)) return false;
+    if (!file || file.stopped) return false;
     this._reporter.forget(id);
     this._stop(file, "cancelled");
-    this._emit(file);
     if (notify) this._track(() => this.api.cancel(id));
     return true;
   }
 
-  /** Cancel every file that is not finished; queued ones first, so none starts. */
-  cancelAll() {
-    for (const file of [...this._queue, ...this._files.values()]) this.cancel(file.id);
+  /**
+   * Cancel every file that is not finished; waiting ones first, so none starts.
+   * @param {{notify?: boolean}} [options] as for cancel()
+   */
+  cancelAll(options) {
+    for (const file of [...this._queue, ...this._ahead, ...this._files.values()]) this.cancel(file.id, options);
   }
 
   /**
@@ -176,139 +168,184 @@ export class UploadEngine {
     return file && { ...file.state };
   }
 
-  /** @returns {Totals} */
+  /** @returns {Totals} kept up to date file by file: no walk over the files */
   totals() {
-    /** @type {Totals} */
-    const t = { loaded: 0, total: 0, speed: 0, eta: null, active: 0, queued: 0, done: 0, failed: 0, cancelled: 0 };
-    let remaining = 0;
-    for (const { state: s } of this._files.values()) {
-      if (s.status === "cancelled") { t.cancelled++; continue; }
-      t.loaded += s.loaded;
-      t.total += s.total;
-      if (s.status === "done") t.done++;
-      else if (s.status === "error") t.failed++;
-      else {
-        if (s.status === "queued") t.queued++;
-        else t.active++;
-        t.speed += s.speed;
-        remaining += s.total - s.loaded;
-      }
-    }
-    if (t.active + t.queued > 0 && t.speed > 0) t.eta = remaining / t.speed;
-    return t;
+    return this._tally.totals(this._rate);
   }
 
   /** Forget finished files (so totals() describes the next batch only). */
   clearFinished() {
-    for (const [id, file] of this._files) {
-      if (FINAL_STATUSES.includes(file.state.status)) {
-        this._files.delete(id);
-        this._reporter.forget(id);
-      }
-    }
+    for (const file of [...this._files.values()]) if (file.stopped) this._forget(file);
   }
 
-  /** Resolves once no file is queued or running and the kernel answered fail/cancel. */
+  /**
+   * Forget one finished file (its record was removed). False when it is not finished.
+   * @param {string} id
+   */
+  forget(id) {
+    const file = this._files.get(id);
+    if (!file?.stopped) return false;
+    this._forget(file);
+    return true;
+  }
+
+  /** Resolves once no file is queued or running and no kernel request is out. */
   async whenIdle() {
-    while (this._running.size || this._pending.size) {
-      await Promise.allSettled([...this._running.values(), ...this._pending]);
+    while (this._unfinished > 0 || this._requests.size > 0) {
+      await new Promise((resolve) => this._idle.push(() => resolve(undefined)));
     }
   }
 
   // --- Scheduling -----------------------------------------------------------------
+  //
+  // queued --admit--> signing (pending batch, then a "sign-files" out) --answer--> ready
+  // --free slot--> uploading --bytes stored--> completing (pending batch, then a
+  // "complete-files" out) --answer--> done / unverified / error.
+  // Admission keeps the files signed ahead of a slot few: at most parallelFiles +
+  // batchSize, and beyond one per slot at most signAheadBytes of them, so URLs stay
+  // fresh and a cancel wastes few signatures.
 
   _pump() {
-    while (this._running.size < this.maxActiveFiles) {
-      const file = this._queue.shift();
-      if (!file) return;
-      // A stopped file frees its slot at once, even if a request or a backoff
-      // sleep of it is still winding down.
-      const slot = Promise.race([this._run(file), file.halted])
-        .catch((err) => console.error("s3-upload-widget: engine bug", err))
-        .finally(() => {
-          this._running.delete(file);
-          this._pump();
-        });
-      this._running.set(file, slot);
+    if (this._pumping) {
+      this._pumpAgain = true; // called from inside a pump (a file failed at once)
+      return;
+    }
+    this._pumping = true;
+    try {
+      do {
+        this._pumpAgain = false;
+        for (let file = first(this._ready); file && this._moving.size < this._parallelFiles; file = first(this._ready)) {
+          this._ready.delete(file);
+          this._leaveAhead(file);
+          this._moving.add(file);
+          this._upload(file).catch((err) => console.error("s3-upload-widget: engine bug", err));
+        }
+        for (let file = this._queue.peek(); file && this._mayAdmit(file); file = this._queue.peek()) {
+          this._queue.shift();
+          this._ahead.add(file);
+          this._aheadBytes += file.state.total;
+          this._update(file, { status: "signing" });
+          this._signer.add(file.id, file);
+        }
+      } while (this._pumpAgain);
+    } finally {
+      this._pumping = false;
     }
   }
 
   /** @param {EngineFile} file */
-  async _run(file) {
+  _mayAdmit(file) {
+    const ahead = this._ahead.size;
+    if (ahead >= this._parallelFiles + this.batchSize) return false;
+    return ahead < this._parallelFiles || this._aheadBytes + file.state.total <= this.signAheadBytes;
+  }
+
+  /** @param {EngineFile} file */
+  _leaveAhead(file) {
+    if (this._ahead.delete(file)) this._aheadBytes -= file.state.total;
+  }
+
+  /**
+   * One "sign-files" request: signed files wait for a slot.
+   * @param {EngineFile[]} files
+   */
+  async _signFiles(files) {
+    await this._answerEach("sign-files", files, () => this.api.signFiles(files.map((f) => f.id)), (file, entry) => {
+      file.plan = entry.result;
+      this._ready.add(file);
+    });
+    this._pump();
+  }
+
+  /**
+   * Send a batch request and end each file by its entry of the answer. A file stopped
+   * meanwhile ignores its entry; an entry with ok: false means the kernel has already
+   * ended that file; a request that fails as a whole fails each of its files as its own
+   * request would have.
+   * @template {{upload_id: string, ok: boolean, error?: any}} R
+   * @param {string} kind
+   * @param {EngineFile[]} files
+   * @param {() => Promise<{results: R[]}>} request
+   * @param {(file: EngineFile, entry: Extract<R, {ok: true}>) => void} onOk
+   */
+  async _answerEach(kind, files, request, onOk) {
+    let results;
     try {
-      this._set(file, { status: "signing" });
-      const plan = await this._call(file, () => this.api.sign(file.id));
-      file.meter.start();
-      this._set(file, { status: "uploading" });
-      const payload = plan.mode === "multipart"
-        ? await this._uploadMultipart(file, plan)
-        : await this._uploadSingle(file, plan);
-      this._set(file, { status: "completing" });
-      this._reporter.flush(); // the kernel hears the final byte count before "complete"
-      await this._call(file, () => this.api.complete(file.id, payload));
-      Object.assign(file.state, { loaded: file.state.total, partsDone: file.state.partCount });
-      this._stop(file, "done");
-      this._emit(file);
+      results = resultsById(await request(), kind);
+    } catch (err) {
+      for (const file of files) if (!file.stopped) this._fail(file, err);
+      return;
+    }
+    for (const file of files) {
+      if (file.stopped) continue;
+      const entry = results.get(file.id);
+      if (!entry) this._fail(file, new Error(`The kernel's "${kind}" answer has nothing for ${file.id}.`));
+      else if (!entry.ok) this._fail(file, new KernelError(entry.error ?? {}));
+      else onOk(file, /** @type {Extract<R, {ok: true}>} */ (entry));
+    }
+  }
+
+  /** @param {EngineFile} file */
+  async _upload(file) {
+    try {
+      this._rate.start();
+      this._update(file, { status: "uploading" });
+      const payload = await transfer(file, {
+        api: this.api, transport: this.transport, concurrency: this.concurrency, signBatchSize: this.signBatchSize,
+        stallTimeoutMs: this.stallTimeoutMs, retry: this.retry, maxResigns: this.maxResigns, random: this.random,
+        sleep: this.sleep,
+        planned: (partCount) => this._update(file, { partCount }),
+        moved: (sent, changed) => {
+          this._rate.add(sent);
+          this._refresh(file, changed);
+        },
+      });
+      // The bytes are stored: the slot goes to the next file while this one completes.
+      this._moving.delete(file);
+      this._update(file, { status: "completing", speed: 0, eta: null });
+      this._completer.add(file.id, { file, payload });
+      this._pump();
     } catch (err) {
       if (!file.stopped) this._fail(file, err);
     }
   }
 
   /**
-   * Call the kernel for a file; a file stopped meanwhile ends its work here.
-   * @template T
-   * @param {EngineFile} file
-   * @param {() => Promise<T>} request
-   * @returns {Promise<T>}
+   * One "complete-files" request, after the kernel has heard every final byte count.
+   * @param {Finished[]} items
    */
-  async _call(file, request) {
-    if (file.stopped) throw new Stopped();
-    const result = await request();
-    if (file.stopped) throw new Stopped();
-    return result;
-  }
-
-  // --- Single PUT and multipart ------------------------------------------------------
-
-  /** @param {EngineFile} file @param {SignPlan} plan */
-  async _uploadSingle(file, plan) {
-    const resign = async () => checkSingle(await this._call(file, () => this.api.sign(file.id)));
-    this._set(file, { partCount: 1 });
-    const size = file.blob.size;
-    const job = { partNumber: null, length: size, body: () => file.blob, signed: checkSingle(plan), resign };
-    const etag = await putWithRetry(job, this._putContext(file, 0));
-    this._partDone(file, 0, size);
-    return { etag };
-  }
-
-  /** @param {EngineFile} file @param {{part_size: number, part_count: number}} plan */
-  async _uploadMultipart(file, { part_size: partSize, part_count: partCount }) {
-    this._set(file, { partCount });
-    const parts = await uploadParts({
-      blob: file.blob, partSize, partCount, concurrency: this.concurrency, batchSize: this.signBatchSize,
-      signParts: (numbers) => this._call(file, () => this.api.signParts(file.id, numbers)),
-      putPart: (job) => putWithRetry(job, this._putContext(file, job.partNumber)),
-      partDone: (n, length) => this._partDone(file, n, length),
-      shouldStop: () => file.stopped,
+  async _completeFiles(items) {
+    this._reporter.flush();
+    const uploads = items.map(({ file, payload }) => ({ upload_id: file.id, ...payload }));
+    const files = items.map((item) => item.file);
+    await this._answerEach("complete-files", files, () => this.api.completeFiles(uploads), (file, entry) => {
+      const { total, partCount } = file.state;
+      this._stop(file, entry.status === "unverified" ? "unverified" : "done", { loaded: total, partsDone: partCount });
     });
-    if (file.stopped) throw new Stopped();
-    return { parts };
   }
 
   // --- Ending a file -------------------------------------------------------------------
 
   /**
+   * End a file: out of every queue and batch, its requests aborted, its slot freed.
    * @param {EngineFile} file
    * @param {Status} status
+   * @param {Partial<FileState>} [patch]
    */
-  _stop(file, status) {
-    file.stopped = true;
-    file.controller.abort();
-    file.halt();
-    const queued = this._queue.indexOf(file);
-    if (queued >= 0) this._queue.splice(queued, 1);
-    Object.assign(file.state, { status, speed: 0, eta: null });
+  _stop(file, status, patch = {}) {
+    file.stopped = true; // and the queue skips it
+    // A done file has nothing left in flight (and an abort costs an exception object).
+    if (status !== "done" && status !== "unverified") file.controller?.abort();
+    this._signer.remove(file.id);
+    this._ready.delete(file);
+    this._leaveAhead(file);
+    this._moving.delete(file);
+    this._completer.remove(file.id);
+    this._update(file, { ...patch, status, speed: 0, eta: null });
     if (status !== "cancelled") this._reporter.flush();
+    if (--this._unfinished === 0) this._rate.reset();
+    this._pump();
+    this._checkIdle();
   }
 
   /**
@@ -319,66 +356,55 @@ export class UploadEngine {
    * @param {unknown} err
    */
   _fail(file, err) {
-    this._stop(file, "error");
     if (err instanceof KernelError) {
-      file.state.error = [err.message, err.hint].filter(Boolean).join(" ");
-      this._emit(file);
+      this._stop(file, "error", { error: [err.message, err.hint].filter(Boolean).join(" ") });
       return;
     }
     const detail = failureOf(err);
-    file.state.error = describeFailure(detail); // until the kernel answers
-    this._emit(file);
+    this._stop(file, "error", { error: describeFailure(detail) }); // until the kernel answers
     this._track(async () => {
       const { record } = await this.api.fail(file.id, detail);
-      if (record.error) {
-        file.state.error = String(record.error);
-        this._emit(file);
-      }
+      if (record?.error && this._files.get(file.id) === file) this._update(file, { error: String(record.error) });
     });
   }
 
+  /** @param {EngineFile} file */
+  _forget(file) {
+    this._tally.add(file.state, -1);
+    this._files.delete(file.id);
+    this._reporter.forget(file.id);
+  }
+
   /**
-   * Run a kernel request whose failure changes nothing (the kernel may be gone).
+   * Run a kernel request that whenIdle waits for; its failure is handled inside it
+   * (or changes nothing: the kernel may be gone).
    * @param {() => any} request
+   * @param {boolean} [report] log a failure (a bug of ours) instead of ignoring it
+   * @returns {Promise<void>}
    */
-  _track(request) {
+  _track(request, report = false) {
     let promise;
     try {
-      promise = Promise.resolve(request()).catch(() => {});
-    } catch {
-      return; // the api threw synchronously: nothing to wait for
+      promise = Promise.resolve(request());
+    } catch (err) {
+      promise = Promise.reject(err);
     }
-    const done = promise.finally(() => this._pending.delete(done));
-    this._pending.add(done);
+    const done = promise
+      .then(() => {}, (err) => { if (report) console.error("s3-upload-widget: engine bug", err); })
+      .finally(() => {
+        this._requests.delete(done);
+        this._checkIdle();
+      });
+    this._requests.add(done);
+    return done;
+  }
+
+  _checkIdle() {
+    if (this._unfinished > 0 || this._requests.size > 0 || !this._idle.length) return;
+    this._idle.splice(0).forEach((resolve) => resolve());
   }
 
   // --- Progress -----------------------------------------------------------------------
-
-  /**
-   * How a PUT of this file reports its bytes (see put.js putWithRetry).
-   * @param {EngineFile} file
-   * @param {number} key part number, 0 for a single PUT
-   * @returns {import("./put.js").PutContext}
-   */
-  _putContext(file, key) {
-    return {
-      transport: this.transport, signal: file.controller.signal, stallTimeoutMs: this.stallTimeoutMs,
-      retry: this.retry, maxResigns: this.maxResigns, random: this.random, sleep: this.sleep,
-      isStopped: () => file.stopped,
-      onLoaded: (bytes) => {
-        if (file.stopped) return;
-        file.meter.setPart(key, bytes);
-        this._refresh(file, false);
-      },
-    };
-  }
-
-  /** @param {EngineFile} file @param {number} key @param {number} length */
-  _partDone(file, key, length) {
-    file.meter.finishPart(key, length);
-    file.state.partsDone++;
-    this._refresh(file, true);
-  }
 
   /**
    * Copy the meter into the state; tell the view and (throttled) the kernel.
@@ -389,14 +415,20 @@ export class UploadEngine {
     const { meter, state } = file;
     const loaded = meter.loaded;
     if (loaded === state.loaded && !changed) return;
-    Object.assign(state, { loaded, speed: meter.speed, eta: meter.eta });
-    this._emit(file);
-    this._reporter.update(file.id, loaded);
+    this._update(file, { loaded, speed: meter.speed, eta: meter.eta });
+    if (loaded < state.total) this._reporter.update(file.id, loaded);
+    else this._reporter.hold(file.id, loaded); // complete-files flushes it first
   }
 
-  /** @param {EngineFile} file @param {Partial<FileState>} patch */
-  _set(file, patch) {
+  /**
+   * Change a file's state: the totals follow, the view hears of it.
+   * @param {EngineFile} file
+   * @param {Partial<FileState>} patch
+   */
+  _update(file, patch) {
+    this._tally.add(file.state, -1);
     Object.assign(file.state, patch);
+    this._tally.add(file.state, 1);
     this._emit(file);
   }
 
@@ -408,37 +440,4 @@ export class UploadEngine {
       console.error("s3-upload-widget: onChange failed", err); // a view bug must not stop uploads
     }
   }
-}
-
-/** @typedef {ReturnType<typeof newFile>} EngineFile  one file of the engine */
-
-/**
- * @param {string} id
- * @param {Blob} blob
- * @param {() => number} now
- */
-function newFile(id, blob, now) {
-  /** @type {() => void} */
-  let halt = () => {};
-  /** @type {Promise<void>} */
-  const halted = new Promise((resolve) => { halt = resolve; });
-  /** @type {FileState} */
-  const state = {
-    id, status: "queued", loaded: 0, total: blob.size, speed: 0, eta: null, error: "", partsDone: 0, partCount: 0,
-  };
-  return {
-    id, blob, state, halted, halt,
-    controller: new AbortController(), // aborts every request of the file at once
-    stopped: false,
-    meter: new TransferMeter(blob.size, now),
-  };
-}
-
-/**
- * @param {SignPlan} plan
- * @returns {SignedRequest}
- */
-function checkSingle(plan) {
-  if (plan.mode !== "single" || !plan.url) throw new Error(`Unexpected "sign" answer: mode ${plan.mode}.`);
-  return plan;
 }

@@ -1,44 +1,20 @@
 // @ts-check
 /**
- * This file owns the DOM: file and folder pickers, drop zone, one row per file, batch total.
- * Rows show the kernel's record (authoritative for status, key and error) merged with
- * the engine's live progress (bytes, speed, time left) between kernel updates.
+ * This file owns the DOM of one view: file and folder pickers, drop zone, notices, and
+ * when to redraw the rows and the batch line (rows.js draws them). It draws from the
+ * controller's record store (the kernel's records) and the engine's live state.
  */
-import { formatBytes, formatDuration, formatSpeed, percent } from "./format.js";
-import { FINAL_STATUSES } from "./protocol.js";
+import { formatBytes } from "./format.js";
 import { collectDropped, fromFileList } from "./folders.js";
+import { RowList, h } from "./rows.js";
 
 const PROGRESS_REDRAW_MS = 250;
-/** @type {Record<string, string>} */
-const STATUS_TEXT = {
-  queued: "queued",
-  signing: "signing…",
-  uploading: "uploading",
-  completing: "finishing…",
-  done: "done",
-  unverified: "sent, not verified",
-  error: "error",
-  cancelled: "cancelled",
-};
 
 /**
- * @param {string} tag
- * @param {string} className
- * @param {string} [text]
- * @returns {HTMLElement}
- */
-function h(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-/**
- * @typedef {import("./protocol.js").UploadRecord} UploadRecord
  * @typedef {import("./engine.js").FileState} FileState
  * @typedef {import("./folders.js").PickedFile} PickedFile
  * @typedef {{ onFiles: (files: PickedFile[], problems: string[]) => void, onCancel: (id: string) => void,
+ *   store: import("./records.js").RecordStore,
  *   engineState: (id: string) => FileState | undefined,
  *   totals: () => import("./engine.js").Totals }} ViewHooks
  */
@@ -70,13 +46,16 @@ export function createView(el, model, hooks) {
   const notice = h("div", "s3uw-notice");
   const total = h("div", "s3uw-total");
   const rows = h("div", "s3uw-rows");
-  root.append(dropzone, target, waiting, reading, notice, total, rows);
+  const failed = h("div", "s3uw-failed");
+  const moreFailed = h("div", "s3uw-more-failed");
+  moreFailed.hidden = true;
+  root.append(dropzone, target, waiting, reading, notice, total, rows, failed, moreFailed);
   el.append(root);
 
-  /** @type {Map<string, ReturnType<typeof createRow>>} */
-  const rowById = new Map();
-  /** @type {Map<string, string>} the engine status each row last showed */
-  const drawnStatus = new Map();
+  const list = new RowList({
+    rows, failed, moreFailed, total, store: hooks.store, engineState: hooks.engineState, totals: hooks.totals,
+    onCancel: hooks.onCancel,
+  });
   let frame = 0;
   let timer = 0;
 
@@ -141,105 +120,11 @@ export function createView(el, model, hooks) {
       });
   });
 
-  function createRow(/** @type {string} */ id) {
-    const row = h("div", "s3uw-row");
-    row.dataset.uploadId = id;
-    const name = h("span", "s3uw-name");
-    const size = h("span", "s3uw-size");
-    const bar = h("div", "s3uw-progress");
-    const fill = h("div", "s3uw-progress-fill");
-    bar.append(fill);
-    bar.setAttribute("role", "progressbar");
-    bar.setAttribute("aria-valuemin", "0");
-    bar.setAttribute("aria-valuemax", "100");
-    const pct = h("span", "s3uw-percent");
-    const rate = h("span", "s3uw-rate");
-    const status = h("span", "s3uw-status");
-    const cancel = /** @type {HTMLButtonElement} */ (h("button", "s3uw-cancel", "✕"));
-    cancel.type = "button";
-    cancel.title = "Cancel this upload";
-    cancel.setAttribute("aria-label", "Cancel this upload");
-    cancel.addEventListener("click", () => hooks.onCancel(id));
-    const error = h("div", "s3uw-error");
-    row.append(name, size, bar, pct, rate, status, cancel, error);
-    rows.append(row);
-    return { row, name, size, bar, fill, pct, rate, status, cancel, error };
-  }
-
   function draw() {
     frame = 0;
     clearTimeout(timer);
     timer = 0;
-    const records = model.get("uploads") || [];
-    const seen = new Set();
-    for (const record of records) {
-      seen.add(record.id);
-      let parts = rowById.get(record.id);
-      if (!parts) rowById.set(record.id, (parts = createRow(record.id)));
-      const live = hooks.engineState(record.id);
-      drawnStatus.set(record.id, live?.status ?? "");
-      drawRow(parts, record, live);
-    }
-    for (const [id, parts] of rowById) {
-      if (!seen.has(id)) {
-        parts.row.remove();
-        rowById.delete(id);
-        drawnStatus.delete(id);
-      }
-    }
-    drawTotal(records);
-  }
-
-  /**
-   * @param {ReturnType<typeof createRow>} parts
-   * @param {UploadRecord} record
-   * @param {FileState | undefined} live
-   */
-  function drawRow(parts, record, live) {
-    // The kernel decides when a file is done or failed; the engine knows the bytes sooner.
-    const final = FINAL_STATUSES.includes(record.status);
-    const status = final || !live ? record.status : live.status;
-    const loaded = final ? record.loaded : Math.max(record.loaded || 0, live?.loaded || 0);
-    const error = record.error || (live?.status === "error" ? live.error : "") || "";
-    const p = status === "done" ? 100 : percent(loaded, record.size);
-    parts.row.dataset.status = status;
-    parts.name.textContent = record.name;
-    parts.name.title = record.key ? `s3://${record.bucket}/${record.key}` : record.name;
-    parts.size.textContent = formatBytes(record.size);
-    // A transform, not width: it needs no layout, so a busy upload costs the page little.
-    parts.fill.style.transform = `scaleX(${p / 100})`;
-    parts.bar.setAttribute("aria-valuenow", String(p));
-    parts.pct.textContent = `${p}%`;
-    const moving = status === "uploading" && live;
-    parts.rate.textContent = moving
-      ? [formatSpeed(live.speed), live.eta != null ? `${formatDuration(live.eta)} left` : ""]
-          .filter(Boolean)
-          .join(" · ")
-      : "";
-    parts.status.textContent = STATUS_TEXT[status] ?? status;
-    parts.cancel.hidden = FINAL_STATUSES.includes(status);
-    parts.error.textContent = error;
-    parts.error.hidden = !error;
-  }
-
-  /** @param {UploadRecord[]} records */
-  function drawTotal(records) {
-    const active = records.filter((r) => !FINAL_STATUSES.includes(r.status));
-    if (records.length < 2 && !active.length) {
-      total.textContent = "";
-      return;
-    }
-    const t = hooks.totals();
-    const done = records.filter((r) => r.status === "done").length;
-    const failed = records.filter((r) => r.status === "error").length;
-    const bits = [`${done} of ${records.length} done`];
-    if (failed) bits.push(`${failed} failed`);
-    if (active.length && t.total) {
-      bits.push(`${formatBytes(t.loaded)} of ${formatBytes(t.total)}`);
-      if (t.speed) bits.push(formatSpeed(t.speed));
-      if (t.eta != null) bits.push(`${formatDuration(t.eta)} left`);
-    }
-    total.textContent = bits.join(" · ");
+    if (list.draw()) scheduleProgress(); // a file in progress waits for its row
   }
 
   function schedule() {
@@ -252,9 +137,16 @@ export function createView(el, model, hooks) {
     if (!frame && !timer) timer = setTimeout(schedule, PROGRESS_REDRAW_MS);
   }
 
-  const onUploads = () => schedule();
+  const unsubscribe = hooks.store.subscribe(({ changed, removed, reset }) => {
+    if (reset) list.rebuild();
+    for (const id of changed) list.mark(id);
+    for (const id of removed) list.mark(id);
+    // Above ROW_LIMIT most changes only move the batch line's counts: a few redraws a
+    // second say as much as sixty.
+    if (reset || !list.collapsed) schedule();
+    else scheduleProgress();
+  });
   const onConfig = () => syncConfig();
-  model.on("change:uploads", onUploads);
   for (const name of ["multiple", "accept", "bucket", "prefix", "max_size"]) {
     model.on(`change:${name}`, onConfig);
   }
@@ -264,7 +156,8 @@ export function createView(el, model, hooks) {
   return {
     /** @param {string} id @param {FileState} state the engine's state of that file */
     updateFile(id, state) {
-      if (state.status !== drawnStatus.get(id)) schedule();
+      list.mark(id);
+      if (list.urgent(id, state.status)) schedule();
       else scheduleProgress();
     },
     /** @param {boolean} on */
@@ -279,7 +172,7 @@ export function createView(el, model, hooks) {
     dispose() {
       if (frame) cancelAnimationFrame(frame);
       clearTimeout(timer);
-      model.off("change:uploads", onUploads);
+      unsubscribe();
       for (const name of ["multiple", "accept", "bucket", "prefix", "max_size"]) {
         model.off(`change:${name}`, onConfig);
       }

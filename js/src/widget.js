@@ -1,12 +1,14 @@
 // @ts-check
 /**
  * This file owns the anywidget entry: `initialize` builds one controller per widget model
- * (message router, upload engine) so uploads go on when a view is removed, and `render`
- * draws a view of it. It only wires: the work is in engine.js, protocol.js and view.js.
+ * (message router, upload engine, record store) so uploads go on when a view is removed,
+ * and `render` draws a view of it. It only wires: the work is in engine.js, records.js,
+ * protocol.js and view.js.
  */
 import "./widget.css";
 import * as P from "./protocol.js";
-import { UploadEngine, kernelApi } from "./engine.js";
+import { DEFAULT_PARALLEL_FILES, UploadEngine, kernelApi } from "./engine.js";
+import { RecordStore } from "./records.js";
 import { xhrTransport } from "./transport.js";
 import { createView } from "./view.js";
 
@@ -40,17 +42,29 @@ class Controller {
     this.views = new Set();
     this.waiting = false;
     this.notice = "";
+    /** @type {string | null} the id of our "hello" request, whose answer resets the store */
+    this._helloId = null;
     this.rpc = new P.Rpc(
-      { send: (msg) => model.send(msg) },
+      {
+        send: (msg) => {
+          if (msg.kind === P.HELLO) this._helloId = msg.id;
+          model.send(msg);
+        },
+      },
       { onWaiting: (waiting) => this._setWaiting(waiting) },
     );
+    /** The kernel's records as the views draw them: the "hello" snapshot, then "records" deltas. */
+    this.store = new RecordStore();
     this.engine = new UploadEngine({
       api: kernelApi(this.rpc),
       transport: xhrTransport,
       // The kernel checked it (1..6) and always syncs it: its default is written there.
       concurrency: model.get("concurrency"),
+      parallelFiles: parallelFiles(model),
       onChange: (id, state) => this._broadcast((view) => view.updateFile(id, state)),
     });
+    // A record the kernel forgot (w.clear()) leaves the engine's totals too.
+    this._unsubscribe = this.store.subscribe(({ removed }) => removed.forEach((id) => this.engine.forget(id)));
     /** @param {any} msg */
     this._onMessage = (msg) => this._route(msg);
     model.on("msg:custom", this._onMessage);
@@ -61,18 +75,29 @@ class Controller {
       this.engine.signBatchSize = concurrency;
     };
     model.on("change:concurrency", this._onConcurrency);
+    this._onParallelFiles = () => {
+      this.engine.parallelFiles = parallelFiles(model);
+    };
+    model.on("change:parallel_files", this._onParallelFiles);
     this.rpc.request(P.HELLO, { origin: globalThis.location?.origin ?? "" }).catch(() => {});
   }
 
   /** @param {any} msg */
   _route(msg) {
+    // The snapshot is applied as its message comes (not a promise turn later), so a
+    // "records" delta right behind it can't be applied first and then wiped.
+    if (msg?.kind === P.responseKind(P.HELLO) && msg.id === this._helloId && msg.ok) {
+      if (Array.isArray(msg.result?.records)) this.store.reset(msg.result.records);
+    }
     if (this.rpc.handle(msg)) return;
-    if (msg?.kind === P.CANCEL_UPLOADS) {
+    if (msg?.kind === P.RECORDS) {
+      this.store.apply(msg);
+    } else if (msg?.kind === P.CANCEL_UPLOADS) {
       /** @type {string[] | null} */
       const ids = Array.isArray(msg.upload_ids) ? msg.upload_ids : null;
       // The kernel asked: it already knows, so don't tell it back.
       if (ids) ids.forEach((id) => this.engine.cancel(id, { notify: false }));
-      else this.engine.cancelAll();
+      else this.engine.cancelAll({ notify: false });
     }
   }
 
@@ -85,12 +110,7 @@ class Controller {
     const skipped = problems.join("\n");
     this._setNotice(skipped);
     if (!picked.length) return;
-    const described = picked.map(({ file, relativePath }) => ({
-      name: file.name,
-      size: file.size,
-      type: file.type || "",
-      relative_path: relativePath,
-    }));
+    const described = await describe(picked);
     try {
       /** @type {{uploads: P.UploadRecord[]}} */
       const { uploads } = await this.rpc.request(P.ADD_FILES, { files: described });
@@ -102,9 +122,17 @@ class Controller {
     }
   }
 
-  /** @param {string} id */
+  /**
+   * A row's cancel button. A record this page never uploaded (another page's, or one
+   * from before a reload) is cancelled in the kernel directly.
+   * @param {string} id
+   */
   cancel(id) {
-    this.engine.cancel(id);
+    if (this.engine.cancel(id) || this.engine.state(id)) return;
+    const record = this.store.get(id);
+    if (record && !P.FINAL_STATUSES.includes(record.status)) {
+      this.rpc.request(P.CANCEL, { upload_id: id }).catch(() => {});
+    }
   }
 
   /** @param {boolean} waiting */
@@ -132,6 +160,36 @@ class Controller {
   }
 }
 
+/** Longest stretch of describing files before the page gets a turn (ms). */
+const DESCRIBE_SLICE_MS = 40;
+
+/**
+ * Each picked file as "add-files" describes it. The first read of a picked file's size
+ * costs the browser a look at the disk (a fraction of a millisecond): for thousands of
+ * files that is seconds, so the page gets a turn every DESCRIBE_SLICE_MS.
+ * @param {import("./folders.js").PickedFile[]} picked
+ */
+async function describe(picked) {
+  const described = [];
+  let slice = performance.now();
+  for (const { file, relativePath } of picked) {
+    described.push({ name: file.name, size: file.size, type: file.type || "", relative_path: relativePath });
+    if (performance.now() - slice > DESCRIBE_SLICE_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      slice = performance.now();
+    }
+  }
+  return described;
+}
+
+/**
+ * Files uploaded at once: the kernel's option when it has one.
+ * @param {Model} model
+ */
+function parallelFiles(model) {
+  return model.get("parallel_files") ?? DEFAULT_PARALLEL_FILES;
+}
+
 /** @param {any} err */
 function describeError(err) {
   const hint = err?.hint ? ` ${err.hint}` : "";
@@ -157,6 +215,7 @@ export default {
     const view = createView(el, model, {
       onFiles: (files, problems) => controller.addFiles(files, problems),
       onCancel: (id) => controller.cancel(id),
+      store: controller.store,
       engineState: (id) => controller.engine.state(id),
       totals: () => controller.engine.totals(),
     });

@@ -3,6 +3,7 @@
 // (Not a test file itself; `node --test test/` loads it and finds no tests.)
 import { TransportError } from "../src/transport.js";
 import { UploadEngine } from "../src/engine.js";
+import { KernelError } from "../src/protocol.js";
 
 /** Let pending promise callbacks and one macrotask turn run. */
 export const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -45,16 +46,47 @@ const planSizes = new WeakMap();
 /**
  * A kernel that signs everything. `plans[id]` overrides the "sign" answer;
  * `overrides` replaces whole methods. Every call is recorded in `calls`.
+ *
+ * "sign-files" and "complete-files" answer each file as the kernel's own "sign" and
+ * "complete" of that file would (`api.sign`, `api.complete`, so tests that replace
+ * those replace the file's part of a batch too): a KernelError becomes that file's
+ * ok: false entry, any other error fails the whole request. `calls.signFiles` and
+ * `calls.completeFiles` record the batches; `calls.sign` and `calls.complete` every file.
  */
 export function fakeApi({ plans = {}, overrides = {}, transport = null } = {}) {
-  const calls = { sign: [], signParts: [], complete: [], fail: [], cancel: [], progress: [] };
+  const calls = {
+    sign: [], signFiles: [], signParts: [], complete: [], completeFiles: [], fail: [], cancel: [], progress: [],
+  };
   const versions = new Map(); // how often each part was signed
   const partLength = (id, n) => {
     const { part_size: partSize } = plans[id];
     return Math.min(partSize, planSizes.get(plans[id]) - (n - 1) * partSize);
   };
+  /** Each id through `one` (started in order, answered together), as the kernel answers a batch. */
+  const eachOf = async (ids, one) => {
+    const settled = await Promise.allSettled(ids.map((id) => one(id)));
+    const results = settled.map((outcome, i) => {
+      if (outcome.status === "fulfilled") return { upload_id: ids[i], ok: true, ...outcome.value };
+      const err = outcome.reason;
+      if (!(err instanceof KernelError)) throw err;
+      return { upload_id: ids[i], ok: false, error: { code: err.code, message: err.message, hint: err.hint } };
+    });
+    return { results };
+  };
   const api = {
     calls,
+    async signFiles(ids) {
+      calls.signFiles.push([...ids]);
+      return eachOf(ids, async (id) => ({ result: await api.sign(id) }));
+    },
+    async completeFiles(items) {
+      calls.completeFiles.push(items.map((item) => item.upload_id));
+      const byId = new Map(items.map(({ upload_id: id, ...payload }) => [id, payload]));
+      return eachOf([...byId.keys()], async (id) => {
+        const { record } = await api.complete(id, byId.get(id));
+        return { status: record?.status === "unverified" ? "unverified" : "done" };
+      });
+    },
     async sign(id) {
       calls.sign.push(id);
       await tick();
@@ -214,4 +246,14 @@ export function multipartPlan(size, partSize) {
   const plan = { mode: "multipart", part_size: partSize, part_count: Math.max(1, Math.ceil(size / partSize)) };
   planSizes.set(plan, size);
   return plan;
+}
+
+/** One engine, one file, run to the end. */
+export async function runOne({ size = 100, plan, respond, engineOptions = {}, apiOverrides = {} } = {}) {
+  const transport = new FakeTransport(respond);
+  const api = fakeApi({ plans: plan ? { u1: plan } : {}, overrides: apiOverrides, transport });
+  const engine = makeEngine({ api, transport, ...engineOptions });
+  engine.add("u1", blobOf(size));
+  await engine.whenIdle();
+  return { api, transport, engine, state: engine.state("u1") };
 }

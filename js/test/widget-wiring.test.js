@@ -1,115 +1,10 @@
 // The controller and view together, in node: a pick or a drop becomes one add-files
-// request whose files carry relative_path, and what was skipped shows in the notice.
-// A tiny fake DOM stands in for the browser; widget.css is loaded as nothing.
+// request whose files carry relative_path, and what was skipped shows in the notice; the
+// engine behind the view follows parallel_files. The fakes are in widget-fakes.js.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { register } from "node:module";
 import { entryOf, fakeDataTransfer, folderFileList, itemOf } from "./folder-fakes.js";
-
-register(
-  "data:text/javascript," +
-    encodeURIComponent(`export async function load(url, context, next) {
-      if (url.endsWith(".css")) return { format: "module", source: "", shortCircuit: true };
-      return next(url, context);
-    }`),
-);
-const { default: widget } = await import("../src/widget.js");
-
-class FakeElement {
-  constructor(tag) {
-    this.tagName = tag.toUpperCase();
-    this.className = "";
-    this.textContent = "";
-    this.hidden = false;
-    this.children = [];
-    this.parent = null;
-    this.dataset = {};
-    this.style = {};
-    this.attributes = {};
-    this.listeners = {};
-    this.clicks = 0;
-    const classes = new Set();
-    this.classList = { add: (c) => classes.add(c), remove: (c) => classes.delete(c), contains: (c) => classes.has(c) };
-  }
-  append(...nodes) {
-    for (const node of nodes) {
-      node.parent = this;
-      this.children.push(node);
-    }
-  }
-  remove() {
-    if (this.parent) this.parent.children = this.parent.children.filter((c) => c !== this);
-  }
-  setAttribute(name, value) {
-    this.attributes[name] = value;
-  }
-  addEventListener(type, fn) {
-    (this.listeners[type] ??= []).push(fn);
-  }
-  dispatch(type, event = {}) {
-    for (const fn of this.listeners[type] ?? []) fn(event);
-  }
-  click() {
-    this.clicks++;
-  }
-  find(className) {
-    if (this.className.split(" ").includes(className)) return this;
-    for (const child of this.children) {
-      const hit = child.find(className);
-      if (hit) return hit;
-    }
-    return null;
-  }
-}
-
-globalThis.document = { createElement: (tag) => new FakeElement(tag) };
-globalThis.requestAnimationFrame = (fn) => setTimeout(fn, 0);
-globalThis.cancelAnimationFrame = (id) => clearTimeout(id);
-
-function fakeModel(traits = {}) {
-  const values = {
-    _widget_id: `w${Math.random()}`, multiple: true, accept: "", bucket: "b", prefix: "in/", max_size: null,
-    concurrency: 2, uploads: [], ...traits,
-  };
-  const handlers = {};
-  return {
-    sent: [],
-    get: (name) => values[name],
-    set(name, value) {
-      values[name] = value;
-      for (const fn of handlers[`change:${name}`] ?? []) fn();
-    },
-    send(msg) {
-      this.sent.push(msg);
-    },
-    on: (event, fn) => (handlers[event] ??= []).push(fn),
-    off: (event, fn) => (handlers[event] = (handlers[event] ?? []).filter((f) => f !== fn)),
-    answer(msg, result, ok = true) {
-      const reply = ok ? { id: msg.id, kind: `${msg.kind}-response`, ok, result } : { id: msg.id, kind: `${msg.kind}-response`, ok, error: result };
-      for (const fn of handlers["msg:custom"] ?? []) fn(reply);
-    },
-  };
-}
-
-/** A widget with one view; `close()` ends it (and its timers). */
-function open(traits) {
-  const model = fakeModel(traits);
-  const el = new FakeElement("div");
-  const end = widget.initialize({ model });
-  const unrender = widget.render({ model, el });
-  return { model, el, close: () => (unrender(), end()) };
-}
-
-const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
-async function until(check, what) {
-  for (let i = 0; i < 200; i++) {
-    const value = check();
-    if (value) return value;
-    await tick();
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-const addFiles = (model) => model.sent.filter((m) => m.kind === "add-files");
+import { addFiles, hello, open, record, rowsOf, until } from "./widget-fakes.js";
 
 test("Choose folder: its files go in one add-files, each with its relative_path", async () => {
   const { model, el, close } = open();
@@ -121,7 +16,7 @@ test("Choose folder: its files go in one add-files, each with its relative_path"
     assert.equal(input.clicks, 1);
     input.files = folderFileList(["top/sub/b.csv", "top/a.csv"]);
     input.dispatch("change");
-    const [request] = addFiles(model);
+    const [request] = await until(() => addFiles(model).length && addFiles(model), "add-files");
     assert.deepEqual(request.args, {
       files: [
         { name: "a.csv", size: 9, type: "", relative_path: "top/a.csv" },
@@ -131,8 +26,8 @@ test("Choose folder: its files go in one add-files, each with its relative_path"
     assert.equal(input.value, "", "the same folder can be chosen again");
     // The kernel accepts the first: the engine asks to sign that one, and only that one.
     model.answer(request, { uploads: [{ id: "u1", status: "queued" }, { id: "u2", status: "error" }] });
-    const sign = await until(() => model.sent.find((m) => m.kind === "sign"), "a sign request");
-    assert.deepEqual(sign.args, { upload_id: "u1" });
+    const sign = await until(() => model.sent.find((m) => m.kind === "sign-files"), "a sign-files request");
+    assert.deepEqual(sign.args, { upload_ids: ["u1"] });
   } finally {
     close();
   }
@@ -144,8 +39,31 @@ test("Choose files: relative_path is empty", async () => {
     const input = el.find("s3uw-input");
     input.files = { length: 1, 0: new File(["abc"], "a.txt", { type: "text/plain" }) };
     input.dispatch("change");
-    assert.deepEqual(addFiles(model)[0].args.files, [{ name: "a.txt", size: 3, type: "text/plain", relative_path: "" }]);
+    const [request] = await until(() => addFiles(model).length && addFiles(model), "add-files");
+    assert.deepEqual(request.args.files, [{ name: "a.txt", size: 3, type: "text/plain", relative_path: "" }]);
   } finally {
+    close();
+  }
+});
+
+test("describing thousands of picked files gives the page a turn now and then", async () => {
+  const { model, el, close } = open();
+  const realNow = performance.now.bind(performance);
+  let t = 0;
+  performance.now = () => (t += 1); // each look costs 1 ms
+  try {
+    const input = el.find("s3uw-input");
+    const files = Array.from({ length: 300 }, (_, i) => new File(["x"], `f${i}.txt`));
+    input.files = { length: files.length, ...files };
+    input.dispatch("change");
+    let sentBeforeTurn = null;
+    setTimeout(() => { sentBeforeTurn = addFiles(model).length; }, 0);
+    const [request] = await until(() => addFiles(model).length && addFiles(model), "add-files");
+    assert.equal(sentBeforeTurn, 0, "the page had a turn before add-files went");
+    assert.equal(request.args.files.length, 300);
+    assert.deepEqual(request.args.files[299], { name: "f299.txt", size: 1, type: "", relative_path: "" });
+  } finally {
+    performance.now = realNow;
     close();
   }
 });
@@ -204,6 +122,93 @@ test("the folder button is hidden when the widget takes one file", () => {
     model.set("multiple", true);
     assert.equal(button.hidden, false);
     assert.equal(el.find("s3uw-hint").textContent, "or drop files or folders here");
+  } finally {
+    close();
+  }
+});
+
+// --- The engine behind the view --------------------------------------------------------------
+
+/** An XMLHttpRequest the test finishes by hand (`FakeXhr.open`: the PUTs in flight). */
+class FakeXhr {
+  static open = [];
+  constructor() {
+    this.upload = {};
+  }
+  open(method, url) {
+    Object.assign(this, { method, url });
+  }
+  setRequestHeader() {}
+  send(body) {
+    this.body = body;
+    FakeXhr.open.push(this);
+  }
+  getResponseHeader(name) {
+    return name === "ETag" ? `"${this.url}"` : null;
+  }
+  _close() {
+    FakeXhr.open = FakeXhr.open.filter((x) => x !== this);
+  }
+  abort() {
+    this._close();
+    this.onabort?.();
+  }
+  finish() {
+    this._close();
+    this.upload.onprogress?.({ loaded: this.body.size });
+    this.status = 200;
+    this.onload();
+  }
+}
+
+test("parallel_files bounds the PUTs in flight and follows the trait", async () => {
+  const saved = globalThis.XMLHttpRequest;
+  globalThis.XMLHttpRequest = FakeXhr;
+  const { model, el, close } = open({ parallel_files: 2 });
+  try {
+    model.answer(hello(model), { records: [] });
+    const input = el.find("s3uw-input");
+    input.files = { length: 5, ...[1, 2, 3, 4, 5].map((i) => new File(["abc"], `f${i}.txt`)) };
+    input.dispatch("change");
+    const ids = ["u1", "u2", "u3", "u4", "u5"];
+    const [add] = await until(() => addFiles(model).length && addFiles(model), "add-files");
+    model.answer(add, { uploads: ids.map((id) => ({ id, status: "queued" })) });
+    model.command({ kind: "records", records: ids.map((id) => record(id, { size: 3 })), removed: [] });
+    const sign = await until(() => model.sent.find((m) => m.kind === "sign-files"), "sign-files");
+    assert.deepEqual(sign.args, { upload_ids: ids });
+    model.answer(sign, {
+      results: ids.map((id) => ({
+        upload_id: id, ok: true, result: { mode: "single", method: "PUT", url: `https://s3.test/${id}`, headers: {} },
+      })),
+    });
+    await until(() => FakeXhr.open.length === 2, "two PUTs");
+    await until(() => Object.values(rowsOf(el)).filter((s) => s === "uploading").length === 2, "two rows uploading");
+    model.set("parallel_files", 4);
+    await until(() => FakeXhr.open.length === 4, "four PUTs");
+    FakeXhr.open[0].finish();
+    const complete = await until(() => model.sent.find((m) => m.kind === "complete-files"), "complete-files");
+    assert.deepEqual(complete.args, { uploads: [{ upload_id: "u1", etag: '"https://s3.test/u1"' }] });
+    await until(() => FakeXhr.open.length === 4, "the fifth PUT in the freed slot");
+    model.answer(complete, { results: [{ upload_id: "u1", ok: true, status: "done" }] });
+    model.command({ kind: "records", records: [{ id: "u1", status: "done", loaded: 3 }], removed: [] });
+    await until(() => rowsOf(el).u1 === "done", "u1 done");
+  } finally {
+    close();
+    FakeXhr.open = [];
+    globalThis.XMLHttpRequest = saved;
+  }
+});
+
+test("cancel on a row this page never uploaded asks the kernel directly", async () => {
+  const { model, el, close } = open();
+  try {
+    model.answer(hello(model), { records: [record("old", { status: "uploading" }), record("done", { status: "done" })] });
+    await until(() => el.findAll("s3uw-row").length === 2, "two rows");
+    const [oldRow, doneRow] = el.findAll("s3uw-row");
+    doneRow.find("s3uw-cancel").dispatch("click");
+    oldRow.find("s3uw-cancel").dispatch("click");
+    const cancels = model.sent.filter((m) => m.kind === "cancel");
+    assert.deepEqual(cancels.map((m) => m.args), [{ upload_id: "old" }]);
   } finally {
     close();
   }

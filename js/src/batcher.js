@@ -1,0 +1,102 @@
+// @ts-check
+/**
+ * This file owns the batching of per-file kernel requests ("sign-files",
+ * "complete-files"): items wait in a pending batch, and a batch goes out whenever fewer
+ * than `maxInFlight` requests of its kind are out (Nagle-style). A lone item goes at
+ * once (after the current task, so items added together travel together); under load
+ * the pending batch grows by itself while earlier requests are out. Pure: the request
+ * is an injected `send`, the deferral an injected `defer`.
+ */
+
+/**
+ * @template T
+ * @typedef {object} BatcherOptions
+ * @property {(items: T[]) => Promise<unknown>} send  one request for these items; the
+ *           batcher only waits for it to settle (the caller handles its answer and errors)
+ * @property {number} maxBatch      items per request, at most
+ * @property {number} [maxInFlight] requests out at once (1)
+ * @property {(fn: () => void) => void} [defer] runs `fn` soon (queueMicrotask)
+ */
+
+/** @template T */
+export class Batcher {
+  /** @param {BatcherOptions<T>} options */
+  // Not `defer = queueMicrotask`: called as this.defer(), a browser throws "Illegal invocation".
+  constructor({ send, maxBatch, maxInFlight = 1, defer = (fn) => queueMicrotask(fn) }) {
+    this.send = send;
+    this.maxBatch = Math.max(1, Math.floor(maxBatch));
+    this.maxInFlight = Math.max(1, Math.floor(maxInFlight));
+    this.defer = defer;
+    /** @type {Map<string, T>} waiting items by key, in order of add */
+    this.pending = new Map();
+    /** requests sent and not settled yet */
+    this.inFlight = 0;
+    this.scheduled = false;
+  }
+
+  /**
+   * Put an item in the pending batch (replacing one with the same key).
+   * @param {string} key
+   * @param {T} item
+   */
+  add(key, item) {
+    this.pending.set(key, item);
+    this._schedule();
+  }
+
+  /**
+   * Take an item out of the pending batch. False when it is not pending (not added,
+   * or already sent: then the caller ignores its answer).
+   * @param {string} key
+   * @returns {boolean}
+   */
+  remove(key) {
+    return this.pending.delete(key);
+  }
+
+  /** @param {string} key */
+  has(key) {
+    return this.pending.has(key);
+  }
+
+  /** Items waiting to be sent. */
+  get size() {
+    return this.pending.size;
+  }
+
+  /** Send pending items now, as far as the in-flight limit allows. */
+  flush() {
+    while (this.inFlight < this.maxInFlight && this.pending.size) {
+      /** @type {T[]} */
+      const batch = [];
+      for (const [key, item] of this.pending) {
+        if (batch.length >= this.maxBatch) break;
+        batch.push(item);
+        this.pending.delete(key);
+      }
+      this.inFlight++;
+      /** @type {Promise<unknown>} */
+      let request;
+      try {
+        request = Promise.resolve(this.send(batch));
+      } catch (err) {
+        request = Promise.reject(err);
+      }
+      request
+        .catch((err) => console.error("s3-upload-widget: batch handler failed", err))
+        .finally(() => {
+          this.inFlight--;
+          this._schedule();
+        });
+    }
+  }
+
+  _schedule() {
+    if (this.scheduled || !this.pending.size || this.inFlight >= this.maxInFlight) return;
+    this.scheduled = true;
+    this.defer(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+}

@@ -1,0 +1,88 @@
+// @ts-check
+/**
+ * This file owns the engine's view of the kernel: the `Api` it calls (one method per
+ * request of _protocol.py, with the shapes of their answers) and `kernelApi`, that Api
+ * over custom messages (protocol.js Rpc). Node tests give the engine a fake Api instead.
+ */
+import {
+  CANCEL, COMPLETE, COMPLETE_FILES, FAIL, PROGRESS, SIGN, SIGN_FILES, SIGN_PARTS,
+} from "./protocol.js";
+
+/**
+ * @typedef {import("./protocol.js").UploadRecord} UploadRecord
+ * @typedef {import("./put.js").FailureDetail} FailureDetail
+ * @typedef {import("./put.js").SignedRequest} SignedRequest
+ * @typedef {{code?: string, message?: string, hint?: string}} KernelErrorBody
+ */
+
+/**
+ * What the kernel signed for one file ("sign", or one entry of "sign-files").
+ * @typedef {(SignedRequest & {mode: "single"}) | {mode: "multipart", part_size: number, part_count: number}} SignPlan
+ */
+
+/** @typedef {{etag: string} | {parts: {part_number: number, etag: string}[]}} CompletePayload */
+
+/**
+ * One entry of a "sign-files" answer, in the order of the ids asked. ok: false means
+ * the kernel has already ended that upload (status error).
+ * @typedef {{upload_id: string, ok: true, result: SignPlan} |
+ *           {upload_id: string, ok: false, error: KernelErrorBody}} SignFileResult
+ */
+
+/**
+ * One entry of a "complete-files" answer. ok: false means the kernel has already ended
+ * that upload; "unverified" is final too (its words arrive with the record).
+ * @typedef {{upload_id: string, ok: true, status: "done" | "unverified"} |
+ *           {upload_id: string, ok: false, error: KernelErrorBody}} CompleteFileResult
+ */
+
+/** @typedef {{upload_id: string} & CompletePayload} CompleteItem  one upload of "complete-files" */
+
+/**
+ * The kernel, as the engine sees it. Each method sends one request of _protocol.py and
+ * resolves with its `result` (or rejects with KernelError / KernelTimeoutError).
+ * @typedef {object} Api
+ * @property {(ids: string[]) => Promise<{results: SignFileResult[]}>} signFiles
+ *            1..MAX_FILES_PER_BATCH distinct ids
+ * @property {(items: CompleteItem[]) => Promise<{results: CompleteFileResult[]}>} completeFiles
+ *            1..MAX_FILES_PER_BATCH distinct uploads
+ * @property {(id: string) => Promise<SignPlan>} sign   signs a single PUT again (its URL expired)
+ * @property {(id: string, partNumbers: number[]) => Promise<import("./multipart.js").SignedParts>} signParts
+ * @property {(id: string, payload: CompletePayload) => Promise<{record: UploadRecord}>} [complete]
+ *            one file (the engine completes through completeFiles)
+ * @property {(id: string, error: FailureDetail) => Promise<{record: UploadRecord}>} fail
+ *            the record's `error` is shown
+ * @property {(id: string) => Promise<{record: UploadRecord}>} cancel
+ * @property {(updates: {upload_id: string, loaded: number}[]) => void} progress  fire-and-forget
+ */
+
+/**
+ * The engine's Api over custom messages: each call is one request (or notification).
+ * @param {import("./protocol.js").Rpc} rpc
+ * @returns {Api}
+ */
+export function kernelApi(rpc) {
+  return {
+    signFiles: (ids) => rpc.request(SIGN_FILES, { upload_ids: ids }),
+    completeFiles: (items) => rpc.request(COMPLETE_FILES, { uploads: items }),
+    sign: (id) => rpc.request(SIGN, { upload_id: id }),
+    signParts: (id, partNumbers) => rpc.request(SIGN_PARTS, { upload_id: id, part_numbers: partNumbers }),
+    complete: (id, payload) => rpc.request(COMPLETE, { upload_id: id, ...payload }),
+    fail: (id, error) => rpc.request(FAIL, { upload_id: id, error }),
+    cancel: (id) => rpc.request(CANCEL, { upload_id: id }),
+    progress: (updates) => rpc.notify(PROGRESS, { updates }),
+  };
+}
+
+/**
+ * The entries of a batch answer by upload id.
+ * @template {{upload_id: string}} R
+ * @param {{results?: R[]} | undefined} answer
+ * @param {string} kind  for the error message
+ * @returns {Map<string, R>}
+ */
+export function resultsById(answer, kind) {
+  const results = answer?.results;
+  if (!Array.isArray(results)) throw new Error(`The kernel's "${kind}" answer has no results.`);
+  return new Map(results.filter((r) => r && typeof r.upload_id === "string").map((r) => [r.upload_id, r]));
+}

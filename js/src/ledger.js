@@ -1,0 +1,177 @@
+// @ts-check
+/**
+ * This file owns the engine's books: what it knows of each file (EngineFile and its
+ * FileState), the queue of files waiting (FileQueue) and the running totals over all
+ * files (Tally), kept up to date change by change so that `engine.totals()` costs the
+ * same for 5 files or 5,000. No DOM, no requests.
+ */
+import { TransferMeter } from "./progress.js";
+
+/**
+ * @typedef {import("./protocol.js").Status} Status
+ * @typedef {import("./kernel.js").SignPlan} SignPlan
+ */
+
+/**
+ * @typedef {object} FileState
+ * @property {string} id
+ * @property {Status} status
+ * @property {number} loaded      bytes stored or in flight; drops when a try is retried
+ * @property {number} total
+ * @property {number} speed       bytes/s on the wire, smoothed over ~2 s
+ * @property {number | null} eta  seconds left, null when unknown
+ * @property {string} error       words for a person, "" when none
+ * @property {number} partsDone
+ * @property {number} partCount   1 for a single PUT, 0 until signed
+ */
+
+/**
+ * @typedef {object} Totals
+ * @property {number} loaded     over every file not cancelled
+ * @property {number} total
+ * @property {number} speed      of all files together
+ * @property {number | null} eta over queued and running files
+ * @property {number} active     files signing, uploading or completing
+ * @property {number} queued
+ * @property {number} done
+ * @property {number} unverified
+ * @property {number} failed
+ * @property {number} cancelled
+ */
+
+/**
+ * One file of the engine.
+ * @typedef {object} EngineFile
+ * @property {string} id
+ * @property {Blob} blob
+ * @property {FileState} state
+ * @property {AbortController | null} controller  aborts every request of the file at once
+ *           (made when its bytes start to move: most files never need it)
+ * @property {boolean} stopped             ended (done, error, cancelled): nothing more happens
+ * @property {TransferMeter} meter
+ * @property {SignPlan | null} plan        the kernel's "sign-files" answer for it
+ */
+
+/**
+ * @param {string} id
+ * @param {Blob} blob
+ * @param {() => number} now
+ * @returns {EngineFile}
+ */
+export function newFile(id, blob, now) {
+  /** @type {FileState} */
+  const state = {
+    id, status: "queued", loaded: 0, total: blob.size, speed: 0, eta: null, error: "", partsDone: 0, partCount: 0,
+  };
+  return {
+    id, blob, state, controller: null, stopped: false, meter: new TransferMeter(blob.size, now),
+    plan: null,
+  };
+}
+
+/** @type {Record<Status, "queued" | "active" | "done" | "unverified" | "failed" | "cancelled">} */
+const BUCKET = {
+  queued: "queued", signing: "active", uploading: "active", completing: "active",
+  done: "done", unverified: "unverified", error: "failed", cancelled: "cancelled",
+};
+
+/** Counts and byte sums over the engine's files, moved by each file's change. */
+export class Tally {
+  constructor() {
+    this.counts = { queued: 0, active: 0, done: 0, unverified: 0, failed: 0, cancelled: 0 };
+    this.loaded = 0;
+    this.total = 0;
+    this.remaining = 0; // bytes left over queued and active files
+  }
+
+  /**
+   * Count a file's state in (sign 1) or out (sign -1).
+   * @param {FileState} state
+   * @param {1 | -1} sign
+   */
+  add(state, sign) {
+    const bucket = BUCKET[state.status] ?? "active";
+    this.counts[bucket] += sign;
+    if (bucket === "cancelled") return;
+    this.loaded += sign * state.loaded;
+    this.total += sign * state.total;
+    if (bucket === "queued" || bucket === "active") this.remaining += sign * (state.total - state.loaded);
+  }
+
+  /**
+   * @param {{read: () => number, speed: number}} rate the speed of all files together
+   * @returns {Totals}
+   */
+  totals(rate) {
+    const { queued, active, done, unverified, failed, cancelled } = this.counts;
+    const running = queued + active > 0;
+    const speed = running ? rate.read() : 0;
+    const eta = running && speed > 0 ? this.remaining / speed : null;
+    return { loaded: this.loaded, total: this.total, speed, eta, active, queued, done, unverified, failed, cancelled };
+  }
+}
+
+/**
+ * The queued files in order of add: an array and a head index, so taking the first file
+ * costs the same at any length (a Set would walk the holes its deletions leave). A file
+ * leaves it by being taken, or by being stopped (skipped when the head reaches it).
+ */
+export class FileQueue {
+  constructor() {
+    /** @type {EngineFile[]} */
+    this.items = [];
+    this.head = 0;
+  }
+
+  /** @param {EngineFile} file */
+  push(file) {
+    this.items.push(file);
+  }
+
+  /** @returns {EngineFile | undefined} the first file still waiting */
+  peek() {
+    while (this.head < this.items.length && this.items[this.head].stopped) this.head++;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return this.items[this.head];
+  }
+
+  /** Take the first file (the one peek() returned). */
+  shift() {
+    const file = this.peek();
+    if (file) this.head++;
+    return file;
+  }
+
+  /** The files still waiting, in order. */
+  *[Symbol.iterator]() {
+    for (let i = this.head; i < this.items.length; i++) if (!this.items[i].stopped) yield this.items[i];
+  }
+}
+
+/**
+ * @param {SignPlan | null} plan
+ * @returns {import("./put.js").SignedRequest}
+ */
+export function checkSingle(plan) {
+  if (plan?.mode !== "single" || !plan.url) throw new Error(`Unexpected "sign" answer: mode ${plan?.mode}.`);
+  return plan;
+}
+
+/**
+ * @template T
+ * @param {Set<T>} set
+ * @returns {T | undefined} its first item
+ */
+export function first(set) {
+  for (const item of set) return item;
+  return undefined;
+}
+
+/** @param {unknown} value a count from an option: a whole number, at least 1 */
+export function atLeastOne(value) {
+  const n = Math.floor(Number(value));
+  return Number.isFinite(n) && n >= 1 ? n : 1;
+}

@@ -1,0 +1,319 @@
+// @ts-check
+/**
+ * This file owns the list of files on the page and the batch line. Up to ROW_LIMIT
+ * records, one row per file; above it, rows only for files uploading for longer than
+ * IN_PROGRESS_ROW_DELAY_MS (kept while they finish), and for the first FAILED_ROW_LIMIT
+ * failed ones; the batch line counts the rest. A row shows the kernel's record (authoritative for status, key and error)
+ * merged with the engine's live progress. Each draw touches only the rows marked
+ * changed (by the record store or the engine), never every record.
+ */
+import { formatBytes, formatDuration, formatSpeed, percent } from "./format.js";
+import { FINAL_STATUSES } from "./protocol.js";
+
+/** Above this many records, rows collapse into the batch line. */
+export const ROW_LIMIT = 200;
+/** Failed files shown as rows when collapsed; the rest are counted. */
+export const FAILED_ROW_LIMIT = 100;
+/**
+ * When collapsed, a file uploading gets a row once it has been so this long: small
+ * files come and go within a few frames, and a row each would only make the page
+ * lay out and paint for nothing a person could read.
+ */
+export const IN_PROGRESS_ROW_DELAY_MS = 1000;
+
+/** @type {Record<string, string>} */
+const STATUS_TEXT = {
+  queued: "queued",
+  signing: "signing…",
+  uploading: "uploading",
+  completing: "finishing…",
+  done: "done",
+  unverified: "sent, not verified",
+  error: "error",
+  cancelled: "cancelled",
+};
+const IN_PROGRESS = new Set(["uploading", "completing"]);
+const MOVING = "uploading";
+const PROBLEMS = new Set(["error", "unverified"]);
+
+/**
+ * @typedef {import("./records.js").ViewRecord} ViewRecord
+ * @typedef {import("./records.js").RecordStore} RecordStore
+ * @typedef {import("./engine.js").FileState} FileState
+ * @typedef {ReturnType<typeof createRow>} Row
+ */
+
+/**
+ * @param {string} tag
+ * @param {string} className
+ * @param {string} [text]
+ * @returns {HTMLElement}
+ */
+export function h(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+const NUMBER = new Intl.NumberFormat("en-US"); // toLocaleString makes one per call
+/** @param {number} n */
+const count = (n) => NUMBER.format(n);
+
+/**
+ * What a row shows: the kernel decides when a file is finished; before that the
+ * engine knows sooner.
+ * @param {ViewRecord} record
+ * @param {FileState | undefined} live
+ * @returns {string}
+ */
+export function shownStatus(record, live) {
+  return FINAL_STATUSES.includes(record.status) || !live ? record.status : live.status;
+}
+
+/**
+ * @typedef {object} RowListOptions
+ * @property {HTMLElement} rows        rows of files (all of them, or those in progress)
+ * @property {HTMLElement} failed      rows of failed files when collapsed
+ * @property {HTMLElement} moreFailed  "and N more failed"
+ * @property {HTMLElement} total       the batch line
+ * @property {RecordStore} store
+ * @property {(id: string) => FileState | undefined} engineState
+ * @property {() => import("./engine.js").Totals} totals
+ * @property {(id: string) => void} onCancel
+ * @property {() => number} [now]      (performance.now)
+ * @property {number} [rowDelayMs]     (IN_PROGRESS_ROW_DELAY_MS)
+ */
+
+export class RowList {
+  /** @param {RowListOptions} options */
+  constructor(options) {
+    this.o = options;
+    /** @type {Map<string, Row>} */
+    this.rows = new Map();
+    /** @type {Set<string>} ids to look at in the next draw */
+    this.dirty = new Set();
+    /** @type {Map<string, string>} the status each record last showed */
+    this.drawn = new Map();
+    /** @type {Set<string>} failed files given a row while collapsed */
+    this.failedShown = new Set();
+    /** @type {Map<string, number>} when collapsed: files in progress without a row yet, since when */
+    this.since = new Map();
+    /** @type {boolean | null} null until the first draw */
+    this.collapsed = null;
+    this.everything = true;
+    this.now = options.now ?? (() => performance.now());
+    this.rowDelayMs = options.rowDelayMs ?? IN_PROGRESS_ROW_DELAY_MS;
+  }
+
+  /** @param {string} id */
+  mark(id) {
+    this.dirty.add(id);
+  }
+
+  /** Look at every record in the next draw, rows rebuilt in the records' order. */
+  rebuild() {
+    this.collapsed = null;
+  }
+
+  /**
+   * Whether an engine change of a file is worth drawing at the next frame: its status
+   * changed, and it has (or, up to ROW_LIMIT, gets) a row. Anything else waits for the
+   * next unhurried redraw of the batch line.
+   * @param {string} id
+   * @param {string} status
+   */
+  urgent(id, status) {
+    return this.drawn.get(id) !== status && (!this.collapsed || this.rows.has(id));
+  }
+
+  /**
+   * Draw what changed. Returns true when a file in progress waits for its row: draw
+   * again a little later even if nothing changes.
+   * @returns {boolean}
+   */
+  draw() {
+    const { store } = this.o;
+    const collapsed = store.size > ROW_LIMIT;
+    if (collapsed !== this.collapsed) {
+      for (const id of [...this.rows.keys()]) this._remove(id);
+      this.failedShown.clear();
+      this.drawn.clear();
+      this.since.clear();
+      this.collapsed = collapsed;
+      this.everything = true;
+    }
+    if (this.everything) {
+      this.everything = false;
+      this.dirty.clear();
+      for (const record of store.values()) this._drawOne(record.id);
+    } else {
+      const ids = new Set([...this.dirty, ...this.since.keys()]);
+      this.dirty.clear();
+      for (const id of ids) this._drawOne(id);
+    }
+    this._drawSummary();
+    return this.since.size > 0;
+  }
+
+  /** @param {string} id */
+  _drawOne(id) {
+    const record = this.o.store.get(id);
+    if (!record) {
+      this._remove(id);
+      this.drawn.delete(id);
+      return;
+    }
+    const live = this.o.engineState(id);
+    const status = shownStatus(record, live);
+    this.drawn.set(id, status);
+    const container = this._containerFor(id, status);
+    let row = this.rows.get(id);
+    if (row && row.container !== container) {
+      this._remove(id);
+      row = undefined;
+    }
+    if (!container) return;
+    if (!row) {
+      row = createRow(id, container, this.o.onCancel);
+      this.rows.set(id, row);
+    }
+    if (this.collapsed && PROBLEMS.has(status)) this.failedShown.add(id);
+    drawRow(row, record, live, status);
+  }
+
+  /**
+   * Where a file's row goes, or null when it gets none.
+   * @param {string} id
+   * @param {string} status
+   * @returns {HTMLElement | null}
+   */
+  _containerFor(id, status) {
+    if (!this.collapsed) return this.o.rows;
+    if (status !== MOVING) this.since.delete(id);
+    // A row once given stays while the file finishes; only moving bytes earn a new one.
+    if (IN_PROGRESS.has(status) && this.rows.get(id)?.container === this.o.rows) return this.o.rows;
+    if (status === MOVING) {
+      const since = this.since.get(id) ?? this.now();
+      if (this.now() - since < this.rowDelayMs) {
+        this.since.set(id, since);
+        return null;
+      }
+      this.since.delete(id);
+      return this.o.rows;
+    }
+    if (PROBLEMS.has(status) && (this.failedShown.has(id) || this.failedShown.size < FAILED_ROW_LIMIT)) {
+      return this.o.failed;
+    }
+    return null;
+  }
+
+  /** @param {string} id */
+  _remove(id) {
+    this.rows.get(id)?.row.remove();
+    this.rows.delete(id);
+    this.failedShown.delete(id);
+    this.since.delete(id);
+  }
+
+  _drawSummary() {
+    const { store, total, moreFailed } = this.o;
+    const failed = store.count("error");
+    const unverified = store.count("unverified");
+    const more = this.collapsed ? failed + unverified - this.failedShown.size : 0;
+    setText(moreFailed, more > 0
+      ? `and ${count(more)} more ${unverified ? "failed or not verified" : "failed"} — see w.uploads`
+      : "");
+    moreFailed.hidden = more <= 0;
+
+    const done = store.count("done");
+    const finished = done + failed + unverified + store.count("cancelled");
+    const t = this.o.totals(); // once per draw
+    const busy = t.active + t.queued > 0;
+    if (store.size < 2 && finished === store.size && !busy) {
+      setText(total, "");
+      return;
+    }
+    const bits = [`${count(done)} of ${count(store.size)} files done`];
+    if (failed) bits.push(`${count(failed)} failed`);
+    if (unverified) bits.push(`${count(unverified)} not verified`);
+    const bytes = busy && t.total ? t : { loaded: store.bytes.loaded, total: store.bytes.size };
+    if (bytes.total) bits.push(`${formatBytes(bytes.loaded)} of ${formatBytes(bytes.total)}`);
+    if (busy && t.speed) bits.push(formatSpeed(t.speed));
+    if (busy && t.eta != null) bits.push(`${formatDuration(t.eta)} left`);
+    setText(total, bits.join(" · "));
+  }
+}
+
+/**
+ * Change a text only when it differs: an equal write still costs the page a layout.
+ * @param {HTMLElement} node
+ * @param {string} text
+ */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+/**
+ * @param {string} id
+ * @param {HTMLElement} container
+ * @param {(id: string) => void} onCancel
+ */
+function createRow(id, container, onCancel) {
+  const row = h("div", "s3uw-row");
+  row.dataset.uploadId = id;
+  const name = h("span", "s3uw-name");
+  const size = h("span", "s3uw-size");
+  const bar = h("div", "s3uw-progress");
+  const fill = h("div", "s3uw-progress-fill");
+  bar.append(fill);
+  bar.setAttribute("role", "progressbar");
+  bar.setAttribute("aria-valuemin", "0");
+  bar.setAttribute("aria-valuemax", "100");
+  const pct = h("span", "s3uw-percent");
+  const rate = h("span", "s3uw-rate");
+  const status = h("span", "s3uw-status");
+  const cancel = /** @type {HTMLButtonElement} */ (h("button", "s3uw-cancel", "✕"));
+  cancel.type = "button";
+  cancel.title = "Cancel this upload";
+  cancel.setAttribute("aria-label", "Cancel this upload");
+  cancel.addEventListener("click", () => onCancel(id));
+  const error = h("div", "s3uw-error");
+  row.append(name, size, bar, pct, rate, status, cancel, error);
+  container.append(row);
+  return { row, container, name, size, bar, fill, pct, rate, status, cancel, error };
+}
+
+/**
+ * @param {Row} parts
+ * @param {ViewRecord} record
+ * @param {FileState | undefined} live
+ * @param {string} status  shownStatus(record, live)
+ */
+function drawRow(parts, record, live, status) {
+  const final = FINAL_STATUSES.includes(record.status);
+  const loaded = final ? record.loaded : Math.max(record.loaded || 0, live?.loaded || 0);
+  const error = record.error || (live?.status === "error" ? live.error : "") || "";
+  const p = status === "done" ? 100 : percent(loaded, record.size);
+  if (parts.row.dataset.status !== status) parts.row.dataset.status = status;
+  setText(parts.name, record.name);
+  const title = record.key ? `s3://${record.bucket}/${record.key}` : record.name;
+  if (parts.name.title !== title) parts.name.title = title;
+  setText(parts.size, formatBytes(record.size));
+  // A transform, not width: it needs no layout, so a busy upload costs the page little.
+  const scale = `scaleX(${p / 100})`;
+  if (parts.fill.style.transform !== scale) {
+    parts.fill.style.transform = scale;
+    parts.bar.setAttribute("aria-valuenow", String(p));
+  }
+  setText(parts.pct, `${p}%`);
+  const moving = status === "uploading" && live;
+  setText(parts.rate, moving
+    ? [formatSpeed(live.speed), live.eta != null ? `${formatDuration(live.eta)} left` : ""].filter(Boolean).join(" · ")
+    : "");
+  setText(parts.status, STATUS_TEXT[status] ?? status);
+  const ended = FINAL_STATUSES.includes(status);
+  if (parts.cancel.hidden !== ended) parts.cancel.hidden = ended;
+  setText(parts.error, error);
+  if (parts.error.hidden !== !error) parts.error.hidden = !error;
+}

@@ -1,0 +1,118 @@
+// @ts-check
+/**
+ * This file owns moving one signed file's bytes to S3: a single PUT, or the parts of a
+ * multipart upload (multipart.js) with their "sign-parts" requests, each PUT with its
+ * retries (put.js), and the file's byte counts on the way. The engine decides when a
+ * file goes; this moves it and returns what "complete-files" needs.
+ */
+import { uploadParts } from "./multipart.js";
+import { Stopped, putWithRetry } from "./put.js";
+import { checkSingle } from "./ledger.js";
+
+/**
+ * @typedef {import("./ledger.js").EngineFile} EngineFile
+ * @typedef {import("./kernel.js").CompletePayload} CompletePayload
+ */
+
+/**
+ * What a transfer needs from the engine (read when the file starts).
+ * @typedef {object} TransferEnv
+ * @property {import("./kernel.js").Api} api
+ * @property {import("./transport.js").Transport} transport  the engine's limited transport
+ * @property {number} concurrency      parts in flight per file
+ * @property {number} signBatchSize    parts per "sign-parts" request
+ * @property {number} stallTimeoutMs
+ * @property {import("./put.js").RetryOptions} retry
+ * @property {number} maxResigns
+ * @property {() => number} random
+ * @property {(ms: number) => Promise<void>} sleep
+ * @property {(partCount: number) => void} planned      the file's part count is known
+ * @property {(sent: number, changed: boolean) => void} moved
+ *           the meter moved (`sent`: bytes newly on the wire; `changed`: a part was stored)
+ */
+
+/**
+ * Upload a file the kernel signed (`file.plan`). Rejects with Stopped when the file is
+ * stopped meanwhile, with UploadFailure / KernelError / a bug otherwise.
+ * @param {EngineFile} file
+ * @param {TransferEnv} env
+ * @returns {Promise<CompletePayload>}
+ */
+export async function transfer(file, env) {
+  const plan = file.plan;
+  file.controller ??= new AbortController();
+  file.meter.start();
+  const payload = plan?.mode === "multipart"
+    ? await uploadMultipart(file, plan, env)
+    : await uploadSingle(file, env);
+  if (file.stopped) throw new Stopped();
+  return payload;
+}
+
+/** @param {EngineFile} file @param {TransferEnv} env */
+async function uploadSingle(file, env) {
+  const signed = checkSingle(file.plan);
+  const resign = async () => checkSingle(await call(file, () => env.api.sign(file.id)));
+  env.planned(1);
+  const size = file.blob.size;
+  const job = { partNumber: null, length: size, body: () => file.blob, signed, resign };
+  const etag = await putWithRetry(job, putContext(file, 0, env));
+  partDone(file, 0, size, env);
+  return { etag };
+}
+
+/**
+ * @param {EngineFile} file
+ * @param {{part_size: number, part_count: number}} plan
+ * @param {TransferEnv} env
+ */
+async function uploadMultipart(file, { part_size: partSize, part_count: partCount }, env) {
+  env.planned(partCount);
+  const parts = await uploadParts({
+    blob: file.blob, partSize, partCount, concurrency: env.concurrency, batchSize: env.signBatchSize,
+    signParts: (numbers) => call(file, () => env.api.signParts(file.id, numbers)),
+    putPart: (job) => putWithRetry(job, putContext(file, job.partNumber, env)),
+    partDone: (n, length) => partDone(file, n, length, env),
+    shouldStop: () => file.stopped,
+  });
+  return { parts };
+}
+
+/**
+ * Call the kernel for a file; a file stopped meanwhile ends its work here.
+ * @template T
+ * @param {EngineFile} file
+ * @param {() => Promise<T>} request
+ * @returns {Promise<T>}
+ */
+async function call(file, request) {
+  if (file.stopped) throw new Stopped();
+  const result = await request();
+  if (file.stopped) throw new Stopped();
+  return result;
+}
+
+/**
+ * How a PUT of this file reports its bytes (see put.js putWithRetry).
+ * @param {EngineFile} file
+ * @param {number} key part number, 0 for a single PUT
+ * @param {TransferEnv} env
+ * @returns {import("./put.js").PutContext}
+ */
+function putContext(file, key, env) {
+  return {
+    transport: env.transport, signal: /** @type {AbortController} */ (file.controller).signal, stallTimeoutMs: env.stallTimeoutMs,
+    retry: env.retry, maxResigns: env.maxResigns, random: env.random, sleep: env.sleep,
+    isStopped: () => file.stopped,
+    onLoaded: (bytes) => {
+      if (!file.stopped) env.moved(file.meter.setPart(key, bytes), false);
+    },
+  };
+}
+
+/** @param {EngineFile} file @param {number} key @param {number} length @param {TransferEnv} env */
+function partDone(file, key, length, env) {
+  file.meter.finishPart(key, length);
+  file.state.partsDone++;
+  env.moved(0, true);
+}
