@@ -1,9 +1,6 @@
 """What the folder browser tests share: a 3-level test tree and its check in S3, a real
 folder drop (synthesised through the Chrome DevTools Protocol), and the check that a key
-stays where it belongs.
-
-``make_tree`` and ``check_tree`` are test_folders.py's own, moved here so that other test
-modules can use them (no test module imports from another)."""
+stays where it belongs."""
 
 from __future__ import annotations
 
