@@ -30,7 +30,7 @@ from ._records import Upload, new_record
 from ._router import Router
 from ._sizes import check_uploadable
 from ._values import clean_text, is_int
-from ._verify import SignedAt, Unverifiable, run_checks, verify_single
+from ._verify import SignedAt, SingleCheck, Unverifiable, keys_present, verify_batch, verify_single
 
 log = logging.getLogger(__name__)
 
@@ -274,23 +274,22 @@ class UploadSession:
         ]
         single_keys = [r["key"] for r in records if r["status"] == "queued" and r["key"]
                        and r["size"] < self.options.multipart_threshold]  # fmt: skip
-        signer = self._get_signer() if single_keys else None  # one HEAD round trip for all:
-        exists = run_checks({k: partial(signer.exists_if_allowed, k) for k in single_keys})
+        exists = keys_present(self._get_signer(), single_keys) if single_keys else {}
         sign = partial(self._sign, exists=exists)
         end = self._end_after_failure
         return {"results": [each(P.SIGN_FILES, sign, {"upload_id": i}, end) for i in ids]}
 
     def _complete_files(self, args: dict) -> dict:
         items = batch_items(args, "uploads", lambda item: item.get("upload_id"))
-        # Every single PUT of the batch is checked with S3 at once (run_checks).
+        # The batch's single PUTs are read back with one listing, or HEADs run at once.
         checks = {}
         for item in items:
             upload = self._uploads.get(item["upload_id"])
-            etag = item.get("etag")
             single = upload and upload.mode == "single" and upload.record["status"] == "uploading"
-            if single and isinstance(etag, str):
-                checks[item["upload_id"]] = partial(self._verify, upload, etag)
-        outcomes = run_checks(checks)
+            if single and isinstance(item.get("etag"), str):
+                checks[item["upload_id"]] = self._single_check(upload, item["etag"])
+        client = self._get_signer().client if checks else None
+        outcomes = verify_batch(client, self.options.bucket, checks) if checks else {}
         results = []
         for item in items:
             outcome = outcomes.get(item["upload_id"])
@@ -301,16 +300,16 @@ class UploadSession:
             results.append(entry)
         return {"results": results}
 
-    def _verify(self, upload: Upload, etag: str) -> dict:
+    def _single_check(self, upload: Upload, etag: str) -> SingleCheck:
         record = upload.record
-        return verify_single(
-            self._get_signer().client,
-            self.options.bucket,
-            record["key"],
-            size=record["size"],
-            browser_etag=clean_text(etag, 200),
-            signed_at=upload.signed_at or SignedAt.now(),
-        )
+        signed_at = upload.signed_at or SignedAt.now()
+        return SingleCheck(record["key"], record["size"], clean_text(etag, 200), signed_at)
+
+    def _verify(self, upload: Upload, etag: str) -> dict:
+        check = self._single_check(upload, etag)
+        return verify_single(self._get_signer().client, self.options.bucket, check.key,
+                             size=check.size, browser_etag=check.browser_etag,
+                             signed_at=check.signed_at)  # fmt: skip
 
     def _complete(self, args: dict, verified: Any = None) -> dict:
         """Complete one upload; ``verified`` is `_verify`'s outcome when already known

@@ -106,22 +106,30 @@ def test_a_batch_naming_a_file_twice_is_refused_and_ends_it(s3):
     assert h.session.records[0]["status"] == "error"
 
 
-def test_a_batch_completes_every_file_and_checks_each_with_s3(s3, monkeypatch):
+def s3_calls(client) -> list[str]:
+    """The names of the object reads (listings, HEADs) ``client`` sends from now on."""
+    calls: list[str] = []
+
+    def count(model, **_):
+        if model.name in ("ListObjectsV2", "HeadObject"):
+            calls.append(model.name)
+
+    client.meta.events.register("before-call.s3.*", count, unique_id="count")
+    return calls
+
+
+def test_a_batch_completes_every_file_and_checks_each_with_s3(s3):
     h = Harness(s3)
     records = add_many(h, 6)
     h.ok(P.SIGN_FILES, upload_ids=[r["id"] for r in records])
     etags = [put(h, r, f"body{i}".encode()) for i, r in enumerate(records[:5])]
     # The sixth never reached S3: its completion must fail, alone.
-    checked = []
-    real = _verify.run_checks
-    monkeypatch.setattr(
-        "s3_upload_widget._session.run_checks", lambda c: checked.append(len(c)) or real(c)
-    )
     items = [{"upload_id": r["id"], "etag": e} for r, e in zip(records, etags, strict=False)]
     items.append({"upload_id": records[5]["id"], "etag": '"0123"'})
     before = len(h.changes)
+    calls = s3_calls(s3)
     answer = h.ok(P.COMPLETE_FILES, uploads=items)
-    assert checked == [6]  # every single PUT of the batch checked in one go
+    assert calls == ["ListObjectsV2"]  # the whole batch read back with one listing
     results = answer["results"]
     assert [e["status"] for e in results[:5]] == ["done"] * 5
     assert results[5]["ok"] is False and results[5]["error"]["code"] == "size-mismatch"
@@ -130,6 +138,55 @@ def test_a_batch_completes_every_file_and_checks_each_with_s3(s3, monkeypatch):
     finals = {r["id"]: r["status"] for r in h.session.records}
     assert finals[records[5]["id"]] == "error"
     assert all(finals[r["id"]] == "done" for r in records[:5])
+
+
+def test_a_listed_object_replaced_by_another_writer_is_not_done(s3):
+    h = Harness(s3)
+    first, second = add_many(h, 2)
+    h.ok(P.SIGN_FILES, upload_ids=[first["id"], second["id"]])
+    etags = [put(h, r, b"mine!") for r in (first, second)]
+    s3.put_object(Bucket=BUCKET, Key=second["key"], Body=b"other")  # same size, other bytes
+    calls = s3_calls(s3)
+    items = [{"upload_id": r["id"], "etag": e} for r, e in zip((first, second), etags, strict=True)]
+    first_result, second_result = h.ok(P.COMPLETE_FILES, uploads=items)["results"]
+    assert calls == ["ListObjectsV2"]
+    assert first_result["status"] == "done"
+    assert second_result["ok"] is False and second_result["error"]["code"] == "size-mismatch"
+
+
+def test_keys_a_crowded_listing_does_not_reach_are_read_by_head(s3, monkeypatch):
+    monkeypatch.setattr(_verify, "LIST_PAGES", 1)
+    h = Harness(s3, key_template="{prefix}{filename}")
+    # Other objects between the batch's keys: one page of the listing cannot reach them all.
+    for i in range(40):
+        s3.put_object(Bucket=BUCKET, Key=f"uploads/f1-{i:02}.txt", Body=b"x")
+    s3.put_object(Bucket=BUCKET, Key="uploads/f2.csv", Body=b"old")
+    records = add_many(h, 3)
+    calls = s3_calls(s3)
+    answer = h.ok(P.SIGN_FILES, upload_ids=[r["id"] for r in records])
+    assert calls[0] == "ListObjectsV2" and calls.count("ListObjectsV2") == 1
+    assert calls.count("HeadObject") >= 1  # f2.csv lies beyond the page read
+    assert [e["ok"] for e in answer["results"]] == [True, True, False]
+    assert answer["results"][2]["error"]["code"] == "key-exists"
+
+
+def test_a_role_that_may_not_list_is_checked_by_head(s3, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    def denied(**_):
+        raise ClientError({"Error": {"Code": "AccessDenied"}}, "ListObjectsV2")
+
+    h = Harness(s3)
+    records = add_many(h, 3)
+    monkeypatch.setattr(s3, "list_objects_v2", denied)
+    calls = s3_calls(s3)
+    h.ok(P.SIGN_FILES, upload_ids=[r["id"] for r in records])
+    assert calls.count("HeadObject") == 3
+    etags = [put(h, r, b"12345") for r in records]
+    items = [{"upload_id": r["id"], "etag": e} for r, e in zip(records, etags, strict=True)]
+    answer = h.ok(P.COMPLETE_FILES, uploads=items)
+    assert [e["status"] for e in answer["results"]] == ["done"] * 3
+    assert calls.count("HeadObject") == 6  # three before signing, three to complete
 
 
 def test_a_batch_may_complete_a_multipart_upload_beside_single_puts(s3):
@@ -175,17 +232,13 @@ def test_complete_before_sign_fails_that_file_only(s3):
     assert answer["results"][1]["status"] == "done", answer
 
 
-def test_existing_keys_of_a_batch_are_looked_for_at_once(s3, monkeypatch):
+def test_existing_keys_of_a_batch_are_looked_for_at_once(s3):
     h = Harness(s3, key_template="{prefix}{filename}")
     s3.put_object(Bucket=BUCKET, Key="uploads/f3.csv", Body=b"old")
     records = add_many(h, 8)
-    runs = []
-    real = _verify.run_checks
-    monkeypatch.setattr(
-        "s3_upload_widget._session.run_checks", lambda c: runs.append(sorted(c)) or real(c)
-    )
+    calls = s3_calls(s3)
     answer = h.ok(P.SIGN_FILES, upload_ids=[r["id"] for r in records])
-    assert runs == [sorted(r["key"] for r in records)]  # one concurrent round of HEADs
+    assert calls == ["ListObjectsV2"]  # one listing instead of eight HEADs
     oks = [e["ok"] for e in answer["results"]]
     assert oks == [True, True, True, False, True, True, True, True]
     assert answer["results"][3]["error"]["code"] == "key-exists"
