@@ -12,27 +12,41 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._cors import check_cors, configure_cors
     from ._errors import UploadError
+    from ._housekeeping import (
+        IncompleteUpload,
+        abort_incomplete_uploads,
+        configure_abort_incomplete_uploads,
+        list_incomplete_uploads,
+    )
     from ._local import LocalS3
     from ._widget import InvalidOption, S3UploadWidget
 
 # Imported on first use: the Jupyter server loads this package for its server extension
 # (_server_extension), and should not pay for anywidget and boto3 at every start.
 _EXPORTS = {
+    "IncompleteUpload": "._housekeeping",
     "InvalidOption": "._widget",
     "LocalS3": "._local",
     "S3UploadWidget": "._widget",
     "UploadError": "._errors",
+    "abort_incomplete_uploads": "._housekeeping",
     "check_cors": "._cors",
+    "configure_abort_incomplete_uploads": "._housekeeping",
     "configure_cors": "._cors",
+    "list_incomplete_uploads": "._housekeeping",
 }
 
 __all__ = [
+    "IncompleteUpload",
     "InvalidOption",
     "LocalS3",
     "S3UploadWidget",
     "UploadError",
+    "abort_incomplete_uploads",
     "check_cors",
+    "configure_abort_incomplete_uploads",
     "configure_cors",
+    "list_incomplete_uploads",
 ]
 __version__ = "0.1.0"
 
