@@ -36,6 +36,15 @@ $(S3RVER_STAMP): tests/s3rver/package.json tests/s3rver/package-lock.json
 	cd tests/s3rver && npm ci --no-audit --no-fund
 	touch $@
 
+# The checksum-verifying S3 server of the tests (ministack), in a venv of its own: it pins
+# its own botocore. The stamp holds the requirements' digest (tests/e2e/checksum_server.py
+# reinstalls when it differs).
+MINISTACK_STAMP := tests/ministack/.venv/.installed
+$(MINISTACK_STAMP): tests/ministack/requirements.txt
+	test -x tests/ministack/.venv/bin/python || python3 -m venv tests/ministack/.venv
+	tests/ministack/.venv/bin/python -m pip install -q --disable-pip-version-check -r $<
+	sha256sum $< | cut -d' ' -f1 > $@
+
 $(BUNDLE): $(JS_STAMP) $(JS_SOURCES)
 	cd js && npm run build
 
@@ -59,11 +68,11 @@ typecheck: $(JS_STAMP)
 test-js: $(JS_STAMP)
 	cd js && npm test
 
-test-py: install $(BUNDLE) $(S3RVER_STAMP)
+test-py: install $(BUNDLE) $(S3RVER_STAMP) $(MINISTACK_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install chromium
 	$(PY) -m benchmarks.run && $(PY) -m benchmarks.many_files && $(PY) -m benchmarks.kernel_rtt
 
 clean:
-	rm -rf $(VENV) js/node_modules tests/s3rver/node_modules s3_upload_widget/static .pytest_cache
+	rm -rf $(VENV) js/node_modules tests/s3rver/node_modules tests/ministack/.venv s3_upload_widget/static .pytest_cache

@@ -1,0 +1,58 @@
+// @ts-check
+/**
+ * The CRC32C (Castagnoli) of a body the browser is about to PUT, in S3's form: base64 of
+ * the 4 big-endian bytes of the CRC. The kernel signs it as the `x-amz-checksum-crc32c`
+ * header (boto3: `ChecksumCRC32C` of put_object / upload_part), the browser sends that
+ * header, and S3 refuses the body (400 BadDigest) if it was changed on the way.
+ * Pure (no DOM): the CRC comes from hash-wasm's WebAssembly, which esbuild inlines.
+ */
+import { createCRC32 } from "hash-wasm";
+
+/** S3's name of the algorithm (CreateMultipartUpload's `ChecksumAlgorithm`). */
+export const CHECKSUM_ALGORITHM = "CRC32C";
+
+/** The request header that carries the value; it must be sent exactly as signed. */
+export const CHECKSUM_HEADER = "x-amz-checksum-crc32c";
+
+/** The reversed Castagnoli polynomial (CRC-32C, iSCSI). */
+export const CRC32C_POLYNOMIAL = 0x82f63b78;
+
+/** Bytes read from the Blob at a time: one chunk in memory, one being read. */
+export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
+
+/**
+ * The CRC32C of `blob` (a File, or a part of one from `File.slice`), read `chunkSize`
+ * bytes at a time, the next chunk read while the current one is hashed.
+ * @param {Blob} blob
+ * @param {{chunkSize?: number, signal?: AbortSignal}} [options]
+ *   `signal`: stop between chunks (rejects with the signal's reason).
+ * @returns {Promise<string>} e.g. "4waSgw==" for the bytes of "123456789"
+ */
+export async function crc32cOfBlob(blob, { chunkSize = DEFAULT_CHUNK_SIZE, signal } = {}) {
+  if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
+    throw new RangeError(`chunkSize must be a positive integer, not ${chunkSize}`);
+  }
+  const hasher = await createCRC32(CRC32C_POLYNOMIAL);
+  hasher.init();
+  /** @param {number} start */
+  const read = (start) => blob.slice(start, Math.min(start + chunkSize, blob.size)).arrayBuffer();
+  let next = blob.size > 0 ? read(0) : null;
+  for (let start = 0; next; start += chunkSize) {
+    const chunk = await next;
+    signal?.throwIfAborted();
+    next = start + chunkSize < blob.size ? read(start + chunkSize) : null;
+    hasher.update(new Uint8Array(chunk));
+  }
+  signal?.throwIfAborted();
+  return toBase64(hasher.digest("binary"));
+}
+
+/**
+ * @param {Uint8Array} bytes
+ * @returns {string}
+ */
+export function toBase64(bytes) {
+  let text = "";
+  for (const byte of bytes) text += String.fromCharCode(byte);
+  return btoa(text);
+}
