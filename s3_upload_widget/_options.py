@@ -8,6 +8,7 @@ argument, the limit and the fix. Pure: no boto3, no widget.
 
 from __future__ import annotations
 
+import difflib
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -327,3 +328,31 @@ class SessionOptions:
     expires_in: int = DEFAULT_EXPIRES_IN
     concurrency: int = DEFAULT_CONCURRENCY
     extra_args: Any = None  # dict, callable per file, or None (checked by check_option)
+
+
+WIDGET_OPTIONS = frozenset(
+    {"bucket", "prefix", "client", "key_template", "accept", "multiple", "max_size",
+     "overwrite", "expires_in", "max_files", "max_total_files", "allow_active_types",
+     "multipart_threshold", "part_size", "concurrency", "parallel_files", "extra_args"}
+)  # fmt: skip
+"""The keyword arguments of ``S3UploadWidget()`` that are its own options."""
+
+
+def check_keywords(kwargs: dict[str, Any], *, inherited: set[str], outputs: frozenset[str]) -> None:
+    """Raise TypeError for a keyword of ``S3UploadWidget()`` that is no option (a typo
+    would otherwise be ignored) or is one of the widget's ``outputs``; ``inherited``
+    names the base widgets' public traits, which are allowed."""
+    for name in kwargs:
+        if name in inherited:
+            continue
+        if name in outputs:
+            raise TypeError(
+                f"S3UploadWidget() got {name}=, which the widget sets itself as files upload; "
+                "read it after an upload instead."
+            )
+        close = difflib.get_close_matches(name, sorted(WIDGET_OPTIONS | inherited), n=1)
+        suggestion = f" Did you mean {close[0]}=?" if close else ""
+        raise TypeError(
+            f"S3UploadWidget() got an unexpected keyword argument {name!r}.{suggestion} "
+            f"Valid options: {', '.join(sorted(WIDGET_OPTIONS))}."
+        )

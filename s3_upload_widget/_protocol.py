@@ -68,8 +68,20 @@ result: {results: [{upload_id, ok: true, status: "done" | "unverified"} |
 {upload_id, ok: false, error: {code, message, hint}}]}, one per upload in order; the
 records themselves reach the page as RECORDS deltas."""
 
+PAUSE = "pause"
+"""args: {upload_id: str}: the page stopped the file's requests and keeps what S3 holds
+(a multipart upload, its stored parts). result: {record}: status "paused" for a queued
+or uploading file; any other record is answered as it is, unchanged."""
+
+RESUME = "resume"
+"""args: {upload_id: str}. result: {record}: back to the status it paused in (queued or
+uploading); the page then signs what is missing: the parts not stored, or the single
+PUT again (`sign` re-signs an uploading single PUT). A record not paused is answered
+as it is, unchanged."""
+
 REQUEST_KINDS = frozenset(
     {HELLO, ADD_FILES, SIGN, SIGN_PARTS, COMPLETE, FAIL, CANCEL, SIGN_FILES, COMPLETE_FILES}
+    | {PAUSE, RESUME}
 )
 
 MAX_FILES_PER_BATCH = 64
@@ -93,7 +105,15 @@ RECORDS = "records"
 RECORDS (or the HELLO answer). A patch holds "id" and the VIEW_FIELDS that changed; an
 id the page has not seen comes with all of them. At most one per message handled."""
 
-COMMAND_KINDS = frozenset({CANCEL_UPLOADS, RECORDS})
+PAUSE_UPLOADS = "pause-uploads"
+"""{kind: "pause-uploads", upload_ids: [str]}: `w.pause()`; the page pauses each file it
+is uploading and tells the kernel with PAUSE."""
+
+RESUME_UPLOADS = "resume-uploads"
+"""{kind: "resume-uploads", upload_ids: [str]}: `w.resume()`; the page resumes each file
+it paused and tells the kernel with RESUME."""
+
+COMMAND_KINDS = frozenset({CANCEL_UPLOADS, RECORDS, PAUSE_UPLOADS, RESUME_UPLOADS})
 
 VIEW_FIELDS = ("id", "name", "relative_path", "size", "bucket", "key", "status", "loaded", "error")
 """The fields of a record the page draws; the rest stays in Python (`w.uploads`)."""
@@ -120,6 +140,7 @@ STATUSES = (
     "queued",
     "signing",
     "uploading",
+    "paused",  # the page stopped its requests; what S3 holds is kept until resume
     "completing",
     "done",
     "unverified",  # S3 accepted the PUT, but the role may not read it back: not done

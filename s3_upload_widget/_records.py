@@ -38,6 +38,7 @@ class Upload:
     outstanding: set[int] = field(default_factory=set)  # parts signed, not yet seen in S3
     signed_at: Any = None  # _verify.SignedAt of the latest single-PUT signature
     extra_args: dict = field(default_factory=dict)  # this file's resolved object options
+    paused_from: str = ""  # the status a paused upload resumes in (queued or uploading)
 
     @property
     def is_final(self) -> bool:

@@ -24,18 +24,19 @@ from ._extra_args import resolve_extra_args
 from ._intake import MAX_FILES_PER_MESSAGE, key_in_use_error, read_batch
 from ._options import SessionOptions
 from ._parts import MAX_SIGNATURES_PER_PART, sign_parts, start_multipart
+from ._pausing import PauseHandlers
 from ._policy import FileInfo, UploadPolicy
 from ._publish import RecordBook
 from ._records import Upload, new_record
 from ._router import Router
 from ._sizes import check_uploadable
-from ._values import clean_text, is_int
-from ._verify import SignedAt, SingleCheck, Unverifiable, keys_present, verify_batch, verify_single
+from ._values import is_int
+from ._verify import SignedAt, SingleCheck, Unverifiable, keys_present, verify_batch
 
 log = logging.getLogger(__name__)
 
 
-class UploadSession:
+class UploadSession(PauseHandlers):
     """Upload records and the handlers of every request kind of `_protocol`.
 
     `signer` is a zero-argument callable returning a `Signer`: creating one may look up
@@ -83,6 +84,8 @@ class UploadSession:
             P.CANCEL: self._cancel,
             P.SIGN_FILES: self._sign_files,
             P.COMPLETE_FILES: self._complete_files,
+            P.PAUSE: self._pause,
+            P.RESUME: self._resume,
         }
         self._router = Router(
             handlers, on_notification=self._progress, on_failure=self._end_after_failure
@@ -287,9 +290,10 @@ class UploadSession:
             upload = self._uploads.get(item["upload_id"])
             single = upload and upload.mode == "single" and upload.record["status"] == "uploading"
             if single and isinstance(item.get("etag"), str):
-                checks[item["upload_id"]] = self._single_check(upload, item["etag"])
-        client = self._get_signer().client if checks else None
-        outcomes = verify_batch(client, self.options.bucket, checks) if checks else {}
+                checks[item["upload_id"]] = SingleCheck.of(
+                    upload.record, upload.signed_at, item["etag"]
+                )
+        outcomes = self._verify_singles(checks) if checks else {}
         results = []
         for item in items:
             outcome = outcomes.get(item["upload_id"])
@@ -300,16 +304,8 @@ class UploadSession:
             results.append(entry)
         return {"results": results}
 
-    def _single_check(self, upload: Upload, etag: str) -> SingleCheck:
-        record = upload.record
-        signed_at = upload.signed_at or SignedAt.now()
-        return SingleCheck(record["key"], record["size"], clean_text(etag, 200), signed_at)
-
-    def _verify(self, upload: Upload, etag: str) -> dict:
-        check = self._single_check(upload, etag)
-        return verify_single(self._get_signer().client, self.options.bucket, check.key,
-                             size=check.size, browser_etag=check.browser_etag,
-                             signed_at=check.signed_at)  # fmt: skip
+    def _verify_singles(self, checks: dict[str, SingleCheck]) -> dict[str, object]:
+        return verify_batch(self._get_signer().client, self.options.bucket, checks)
 
     def _complete(self, args: dict, verified: Any = None) -> dict:
         """Complete one upload; ``verified`` is `_verify`'s outcome when already known
@@ -334,7 +330,8 @@ class UploadSession:
         signer = self._get_signer()
         if upload.mode == "single":
             try:
-                stored = verified if verified is not None else self._verify(upload, args["etag"])
+                check = SingleCheck.of(record, upload.signed_at, args["etag"])
+                stored = verified if verified is not None else self._verify_singles({"": check})[""]
                 if isinstance(stored, BaseException):
                     raise stored
             except Unverifiable:

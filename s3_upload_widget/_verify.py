@@ -31,6 +31,7 @@ import botocore.exceptions as bex
 
 from ._client import error_code, http_status, is_not_found
 from ._errors import UploadError, explain_client_error
+from ._values import clean_text
 
 VERIFY_THREADS = 8
 """S3 requests at once for a batch: small files cost one round trip, not one each.
@@ -122,6 +123,12 @@ class SingleCheck:
     size: int
     browser_etag: str
     signed_at: SignedAt
+
+    @classmethod
+    def of(cls, record: dict, signed_at: SignedAt | None, etag: str) -> SingleCheck:
+        """The check of an upload's record (key, size) for the ETag its page reported."""
+        signed_at = signed_at or SignedAt.now()
+        return cls(record["key"], record["size"], clean_text(etag, 200), signed_at)
 
 
 def verify_batch(client: Any, bucket: str, checks: dict[str, SingleCheck]) -> dict[str, object]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import difflib
 import logging
 import pathlib
 import threading
@@ -24,8 +23,10 @@ from ._options import (
     DEFAULT_MULTIPART_THRESHOLD,
     DEFAULT_PARALLEL_FILES,
     SessionOptions,
+    check_keywords,
     check_option,
 )
+from ._pausing import PAUSABLE
 from ._policy import UploadPolicy
 from ._session import UploadSession
 
@@ -145,7 +146,9 @@ class S3UploadWidget(anywidget.AnyWidget):
         extra_args: Any = None,
         **kwargs: Any,
     ) -> None:
-        _check_extra_arguments(type(self), kwargs)
+        # Public traits of the base widgets (layout, tooltip, tabbable...) are allowed too.
+        inherited = {n for n in type(self).class_trait_names() if not n.startswith("_")}
+        check_keywords(kwargs, inherited=inherited - _OUTPUT_TRAITS, outputs=_OUTPUT_TRAITS)
         try:
             check_option("key_template", key_template)
         except ValueError as exc:
@@ -258,6 +261,24 @@ class S3UploadWidget(anywidget.AnyWidget):
         if cancelled:
             self.send({"kind": P.CANCEL_UPLOADS, "upload_ids": cancelled})
         return cancelled
+
+    def pause(self, upload_id: str | None = None) -> list[str]:
+        """Pause one upload by its record id, or every queued and uploading one: the page
+        stops their requests and keeps what S3 holds. Returns the ids asked to pause."""
+        return self._ask_page(P.PAUSE_UPLOADS, PAUSABLE, upload_id)
+
+    def resume(self, upload_id: str | None = None) -> list[str]:
+        """Resume one paused upload, or every paused one: only what S3 does not hold yet
+        is sent (a single PUT starts again). Returns the ids asked to resume."""
+        return self._ask_page(P.RESUME_UPLOADS, ("paused",), upload_id)
+
+    def _ask_page(self, kind: str, statuses: tuple[str, ...], upload_id: str | None) -> list[str]:
+        # The page owns the requests in flight, so it pauses them and then tells us.
+        with self._lock:
+            ids = self._session.ids_in(statuses, upload_id)
+        if ids:
+            self.send({"kind": kind, "upload_ids": ids})
+        return ids
 
     def batch_uri(self, batch: str | None = None) -> str:
         """``s3://bucket/prefix/`` holding the finished files of one pick or drop (the
@@ -404,31 +425,6 @@ class S3UploadWidget(anywidget.AnyWidget):
             except Exception:
                 # The upload succeeded; a failing callback must not turn it into an error.
                 log.exception("s3-upload-widget: an on_upload callback raised")
-
-
-def _check_extra_arguments(cls: type, kwargs: dict[str, Any]) -> None:
-    """Raise TypeError for a keyword that is no option: a typo would otherwise be ignored."""
-    own = {"bucket", "prefix", "client", "key_template", "accept", "multiple", "max_size",
-           "overwrite", "expires_in", "max_files", "max_total_files", "allow_active_types",
-           "multipart_threshold", "part_size",
-           "concurrency", "parallel_files", "extra_args"}  # fmt: skip
-    # Public traits of the base widgets (layout, tooltip, tabbable...) are still allowed.
-    inherited = {n for n in cls.class_trait_names() if not n.startswith("_")} - _OUTPUT_TRAITS
-    for name in kwargs:
-        if name in inherited:
-            continue
-        if name in _OUTPUT_TRAITS:
-            raise TypeError(
-                f"S3UploadWidget() got {name}=, which the widget sets itself as files upload; "
-                "read it after an upload instead."
-            )
-        valid = sorted(own | inherited)
-        close = difflib.get_close_matches(name, valid, n=1)
-        suggestion = f" Did you mean {close[0]}=?" if close else ""
-        raise TypeError(
-            f"S3UploadWidget() got an unexpected keyword argument {name!r}.{suggestion} "
-            f"Valid options: {', '.join(sorted(own))}."
-        )
 
 
 _LIVE_WIDGETS: weakref.WeakSet[S3UploadWidget] = weakref.WeakSet()

@@ -46,6 +46,10 @@ SCALARS = [
     "SIGN_FILES",
     "COMPLETE_FILES",
     "RECORDS",
+    "PAUSE",
+    "RESUME",
+    "PAUSE_UPLOADS",
+    "RESUME_UPLOADS",
     "RESPONSE_SUFFIX",
 ]
 

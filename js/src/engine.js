@@ -14,8 +14,9 @@ import { ProgressReporter, RateMeter } from "./progress.js";
 import { DEFAULT_MAX_RESIGNS, DEFAULT_RETRY, describeFailure, failureOf } from "./put.js";
 import { Batcher } from "./batcher.js";
 import { FileQueue, Tally, atLeastOne, first, newFile } from "./ledger.js";
-import { resultsById } from "./kernel.js";
+import { answerEach } from "./kernel.js";
 import { transfer } from "./transfer.js";
+import { holdAfterTransfer, pauseFile, resumeFile } from "./pausing.js";
 
 export { kernelApi } from "./kernel.js";
 
@@ -87,6 +88,8 @@ export class UploadEngine {
     this._ready = new Set();
     /** @type {Set<EngineFile>} files whose bytes move (each holds one of parallelFiles slots) */
     this._moving = new Set();
+    /** @type {Set<EngineFile>} paused files, out of every queue (pausing.js) */
+    this._held = new Set();
     /** @type {Set<Promise<void>>} kernel requests still out (for whenIdle) */
     this._requests = new Set();
     this._unfinished = 0;
@@ -159,6 +162,23 @@ export class UploadEngine {
     for (const file of [...this._queue, ...this._ahead, ...this._files.values()]) this.cancel(file.id, options);
   }
 
+  /** Pause a file (pausing.js); false when it ended, is paused or completing. @param {string} id */
+  pause(id) {
+    const file = this._files.get(id);
+    return !!file && pauseFile(this, file);
+  }
+
+  /** Resume a paused file: only what S3 does not hold is sent. @param {string} id */
+  resume(id) {
+    const file = this._files.get(id);
+    return !!file && resumeFile(this, file);
+  }
+
+  /** Pause every file that can pause, or resume every paused one; returns how many. @param {boolean} paused */
+  setAllPaused(paused) {
+    return [...this._files.keys()].filter((id) => (paused ? this.pause(id) : this.resume(id))).length;
+  }
+
   /**
    * @param {string} id
    * @returns {FileState | undefined} a copy
@@ -217,11 +237,16 @@ export class UploadEngine {
         for (let file = first(this._ready); file && this._moving.size < this._parallelFiles; file = first(this._ready)) {
           this._ready.delete(file);
           this._leaveAhead(file);
+          if (file.paused) {
+            holdAfterTransfer(this, file); // paused while its "sign-files" was out
+            continue;
+          }
           this._moving.add(file);
           this._upload(file).catch((err) => console.error("s3-upload-widget: engine bug", err));
         }
         for (let file = this._queue.peek(); file && this._mayAdmit(file); file = this._queue.peek()) {
           this._queue.shift();
+          file.admitted = true;
           this._ahead.add(file);
           this._aheadBytes += file.state.total;
           this._update(file, { status: "signing" });
@@ -250,39 +275,14 @@ export class UploadEngine {
    * @param {EngineFile[]} files
    */
   async _signFiles(files) {
-    await this._answerEach("sign-files", files, () => this.api.signFiles(files.map((f) => f.id)), (file, entry) => {
-      file.plan = entry.result;
-      this._ready.add(file);
+    await answerEach("sign-files", files, () => this.api.signFiles(files.map((f) => f.id)), {
+      fail: (file, err) => this._fail(file, err),
+      ok: (file, entry) => {
+        file.plan = entry.result;
+        this._ready.add(file);
+      },
     });
     this._pump();
-  }
-
-  /**
-   * Send a batch request and end each file by its entry of the answer. A file stopped
-   * meanwhile ignores its entry; an entry with ok: false means the kernel has already
-   * ended that file; a request that fails as a whole fails each of its files as its own
-   * request would have.
-   * @template {{upload_id: string, ok: boolean, error?: any}} R
-   * @param {string} kind
-   * @param {EngineFile[]} files
-   * @param {() => Promise<{results: R[]}>} request
-   * @param {(file: EngineFile, entry: Extract<R, {ok: true}>) => void} onOk
-   */
-  async _answerEach(kind, files, request, onOk) {
-    let results;
-    try {
-      results = resultsById(await request(), kind);
-    } catch (err) {
-      for (const file of files) if (!file.stopped) this._fail(file, err);
-      return;
-    }
-    for (const file of files) {
-      if (file.stopped) continue;
-      const entry = results.get(file.id);
-      if (!entry) this._fail(file, new Error(`The kernel's "${kind}" answer has nothing for ${file.id}.`));
-      else if (!entry.ok) this._fail(file, new KernelError(entry.error ?? {}));
-      else onOk(file, /** @type {Extract<R, {ok: true}>} */ (entry));
-    }
   }
 
   /** @param {EngineFile} file */
@@ -306,7 +306,8 @@ export class UploadEngine {
       this._completer.add(file.id, { file, payload });
       this._pump();
     } catch (err) {
-      if (!file.stopped) this._fail(file, err);
+      if (file.paused && !file.stopped) holdAfterTransfer(this, file);
+      else if (!file.stopped) this._fail(file, err);
     }
   }
 
@@ -318,9 +319,12 @@ export class UploadEngine {
     this._reporter.flush();
     const uploads = items.map(({ file, payload }) => ({ upload_id: file.id, ...payload }));
     const files = items.map((item) => item.file);
-    await this._answerEach("complete-files", files, () => this.api.completeFiles(uploads), (file, entry) => {
-      const { total, partCount } = file.state;
-      this._stop(file, entry.status === "unverified" ? "unverified" : "done", { loaded: total, partsDone: partCount });
+    await answerEach("complete-files", files, () => this.api.completeFiles(uploads), {
+      fail: (file, err) => this._fail(file, err),
+      ok: (file, entry) => {
+        const { total, partCount } = file.state;
+        this._stop(file, entry.status === "unverified" ? "unverified" : "done", { loaded: total, partsDone: partCount });
+      },
     });
   }
 
@@ -340,6 +344,7 @@ export class UploadEngine {
     this._ready.delete(file);
     this._leaveAhead(file);
     this._moving.delete(file);
+    this._held.delete(file);
     this._completer.remove(file.id);
     this._update(file, { ...patch, status, speed: 0, eta: null });
     if (status !== "cancelled") this._reporter.flush();

@@ -5,7 +5,7 @@
  * over custom messages (protocol.js Rpc). Node tests give the engine a fake Api instead.
  */
 import {
-  CANCEL, COMPLETE, COMPLETE_FILES, FAIL, PROGRESS, SIGN, SIGN_FILES, SIGN_PARTS,
+  CANCEL, COMPLETE, COMPLETE_FILES, FAIL, KernelError, PAUSE, PROGRESS, RESUME, SIGN, SIGN_FILES, SIGN_PARTS,
 } from "./protocol.js";
 
 /**
@@ -53,6 +53,8 @@ import {
  * @property {(id: string, error: FailureDetail) => Promise<{record: UploadRecord}>} fail
  *            the record's `error` is shown
  * @property {(id: string) => Promise<{record: UploadRecord}>} cancel
+ * @property {(id: string) => Promise<{record: UploadRecord}>} pause   the page paused it
+ * @property {(id: string) => Promise<{record: UploadRecord}>} resume  the page resumes it
  * @property {(updates: {upload_id: string, loaded: number}[]) => void} progress  fire-and-forget
  */
 
@@ -70,6 +72,8 @@ export function kernelApi(rpc) {
     complete: (id, payload) => rpc.request(COMPLETE, { upload_id: id, ...payload }),
     fail: (id, error) => rpc.request(FAIL, { upload_id: id, error }),
     cancel: (id) => rpc.request(CANCEL, { upload_id: id }),
+    pause: (id) => rpc.request(PAUSE, { upload_id: id }),
+    resume: (id) => rpc.request(RESUME, { upload_id: id }),
     progress: (updates) => rpc.notify(PROGRESS, { updates }),
   };
 }
@@ -85,4 +89,33 @@ export function resultsById(answer, kind) {
   const results = answer?.results;
   if (!Array.isArray(results)) throw new Error(`The kernel's "${kind}" answer has no results.`);
   return new Map(results.filter((r) => r && typeof r.upload_id === "string").map((r) => [r.upload_id, r]));
+}
+
+/**
+ * Send a batch request and end each file by its entry of the answer. A file stopped
+ * meanwhile ignores its entry; an entry with ok: false means the kernel has already
+ * ended that file; a request that fails as a whole fails each of its files as its own
+ * request would have.
+ * @template {{upload_id: string, ok: boolean, error?: any}} R
+ * @template {{id: string, stopped: boolean}} F
+ * @param {string} kind
+ * @param {F[]} files
+ * @param {() => Promise<{results: R[]}>} request
+ * @param {{ok: (file: F, entry: Extract<R, {ok: true}>) => void, fail: (file: F, err: unknown) => void}} handlers
+ */
+export async function answerEach(kind, files, request, { ok, fail }) {
+  let results;
+  try {
+    results = resultsById(await request(), kind);
+  } catch (err) {
+    for (const file of files) if (!file.stopped) fail(file, err);
+    return;
+  }
+  for (const file of files) {
+    if (file.stopped) continue;
+    const entry = results.get(file.id);
+    if (!entry) fail(file, new Error(`The kernel's "${kind}" answer has nothing for ${file.id}.`));
+    else if (!entry.ok) fail(file, new KernelError(entry.error ?? {}));
+    else ok(file, /** @type {Extract<R, {ok: true}>} */ (entry));
+  }
 }

@@ -33,6 +33,7 @@ import { TransferMeter } from "./progress.js";
  * @property {number | null} eta over queued and running files
  * @property {number} active     files signing, uploading or completing
  * @property {number} queued
+ * @property {number} paused
  * @property {number} done
  * @property {number} unverified
  * @property {number} failed
@@ -50,7 +51,20 @@ import { TransferMeter } from "./progress.js";
  * @property {boolean} stopped             ended (done, error, cancelled): nothing more happens
  * @property {TransferMeter} meter
  * @property {SignPlan | null} plan        the kernel's "sign-files" answer for it
+ * @property {boolean} paused              paused by the person or w.pause(): waits, keeps what S3 holds
+ * @property {boolean} admitted            taken from the queue once (a resumed file may be queued twice)
+ * @property {import("./protocol.js").Status} pausedFrom  the status it had when paused
+ * @property {Map<number, string>} stored  ETag of each part S3 stored (0: the single PUT), kept
+ *           across pauses so that a resumed file sends only what is missing
  */
+
+/**
+ * Whether a file's work must stop now: it ended, or it is paused.
+ * @param {EngineFile} file
+ */
+export function halted(file) {
+  return file.stopped || file.paused;
+}
 
 /**
  * @param {string} id
@@ -65,20 +79,20 @@ export function newFile(id, blob, now) {
   };
   return {
     id, blob, state, controller: null, stopped: false, meter: new TransferMeter(blob.size, now),
-    plan: null,
+    plan: null, paused: false, admitted: false, pausedFrom: "queued", stored: new Map(),
   };
 }
 
-/** @type {Record<Status, "queued" | "active" | "done" | "unverified" | "failed" | "cancelled">} */
+/** @type {Record<Status, "queued" | "active" | "paused" | "done" | "unverified" | "failed" | "cancelled">} */
 const BUCKET = {
-  queued: "queued", signing: "active", uploading: "active", completing: "active",
+  queued: "queued", signing: "active", uploading: "active", paused: "paused", completing: "active",
   done: "done", unverified: "unverified", error: "failed", cancelled: "cancelled",
 };
 
 /** Counts and byte sums over the engine's files, moved by each file's change. */
 export class Tally {
   constructor() {
-    this.counts = { queued: 0, active: 0, done: 0, unverified: 0, failed: 0, cancelled: 0 };
+    this.counts = { queued: 0, active: 0, paused: 0, done: 0, unverified: 0, failed: 0, cancelled: 0 };
     this.loaded = 0;
     this.total = 0;
     this.remaining = 0; // bytes left over queued and active files
@@ -103,11 +117,13 @@ export class Tally {
    * @returns {Totals}
    */
   totals(rate) {
-    const { queued, active, done, unverified, failed, cancelled } = this.counts;
+    const { queued, active, paused, done, unverified, failed, cancelled } = this.counts;
     const running = queued + active > 0;
     const speed = running ? rate.read() : 0;
     const eta = running && speed > 0 ? this.remaining / speed : null;
-    return { loaded: this.loaded, total: this.total, speed, eta, active, queued, done, unverified, failed, cancelled };
+    return {
+      loaded: this.loaded, total: this.total, speed, eta, active, queued, paused, done, unverified, failed, cancelled,
+    };
   }
 }
 
@@ -130,7 +146,7 @@ export class FileQueue {
 
   /** @returns {EngineFile | undefined} the first file still waiting */
   peek() {
-    while (this.head < this.items.length && this.items[this.head].stopped) this.head++;
+    while (this.head < this.items.length && skipped(this.items[this.head])) this.head++;
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
@@ -147,8 +163,17 @@ export class FileQueue {
 
   /** The files still waiting, in order. */
   *[Symbol.iterator]() {
-    for (let i = this.head; i < this.items.length; i++) if (!this.items[i].stopped) yield this.items[i];
+    for (let i = this.head; i < this.items.length; i++) if (!skipped(this.items[i])) yield this.items[i];
   }
+}
+
+/**
+ * A queue entry to pass over: its file ended, is paused (it waits apart and comes back
+ * by push), or was already taken (an earlier entry of a file resumed while queued).
+ * @param {EngineFile} file
+ */
+function skipped(file) {
+  return file.stopped || file.paused || file.admitted;
 }
 
 /**

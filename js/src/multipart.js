@@ -32,20 +32,21 @@ export function partBounds(size, partSize, partNumber) {
 }
 
 /**
- * Run `runPart(n)` for n = 1..partCount, in order of n, with at most
- * `concurrency` running at once. Rejects with the first failure (without waiting
+ * Run `runPart(n)` for each n of `numbers` (default 1..partCount), in that order, with at
+ * most `concurrency` running at once. Rejects with the first failure (without waiting
  * for the parts still running: the caller aborts them); `shouldStop()` keeps the
- * workers from starting new parts once the file is stopped.
- * @param {{partCount: number, concurrency: number, runPart: (n: number) => Promise<void>,
- *          shouldStop?: () => boolean}} options
+ * workers from starting new parts once the file is stopped or paused.
+ * @param {{partCount: number, numbers?: number[], concurrency: number,
+ *          runPart: (n: number) => Promise<void>, shouldStop?: () => boolean}} options
  * @returns {Promise<void>}
  */
-export async function runParts({ partCount, concurrency, runPart, shouldStop = () => false }) {
-  let next = 1;
+export async function runParts({ partCount, numbers = allParts(partCount), concurrency, runPart,
+  shouldStop = () => false }) {
+  let next = 0;
   let failed = false; // set at once, before the caller hears of the failure
   const worker = async () => {
-    while (next <= partCount && !failed && !shouldStop()) {
-      const n = next++;
+    while (next < numbers.length && !failed && !shouldStop()) {
+      const n = numbers[next++];
       try {
         await runPart(n);
       } catch (err) {
@@ -54,15 +55,21 @@ export async function runParts({ partCount, concurrency, runPart, shouldStop = (
       }
     }
   };
-  const workers = Math.max(1, Math.min(concurrency, partCount));
+  const workers = Math.max(1, Math.min(concurrency, numbers.length));
   await Promise.all(Array.from({ length: workers }, worker));
+}
+
+/** @param {number} partCount @returns {number[]} 1..partCount */
+function allParts(partCount) {
+  return Array.from({ length: partCount }, (_, i) => i + 1);
 }
 
 /**
  * Upload every part of a multipart upload: `concurrency` parts in flight, URLs
  * signed lazily in batches, each part sliced right before it is sent (the file is
  * never read as a whole). `putPart` does one part's retries; a part that
- * succeeded is never sent again.
+ * succeeded is never sent again: its ETag goes into `stored`, and a part already there
+ * (stored before a pause) is neither signed nor sent.
  * @param {object} options
  * @param {Blob} options.blob
  * @param {number} options.partSize
@@ -73,16 +80,17 @@ export async function runParts({ partCount, concurrency, runPart, shouldStop = (
  * @param {(job: PartJob) => Promise<string>} options.putPart  -> ETag
  * @param {(partNumber: number, length: number) => void} options.partDone
  * @param {() => boolean} options.shouldStop
+ * @param {Map<number, string>} [options.stored]  ETags of the parts S3 holds, by part number
  * @returns {Promise<{part_number: number, etag: string}[]>} in part order
  */
 export async function uploadParts({ blob, partSize, partCount, concurrency, batchSize, signParts, putPart,
-  partDone, shouldStop }) {
+  partDone, shouldStop, stored = new Map() }) {
   const fits = (partCount - 1) * partSize < Math.max(blob.size, 1) && partCount * partSize >= blob.size;
   if (!(partSize > 0 && partCount >= 1 && fits)) {
     throw new Error(`Bad multipart plan for ${blob.size} bytes: ${partCount} parts of ${partSize}.`);
   }
-  const signer = new PartSigner({ signParts, partCount, batchSize });
-  const etags = new Array(partCount);
+  const numbers = allParts(partCount).filter((n) => !stored.has(n));
+  const signer = new PartSigner({ signParts, partCount, batchSize, numbers });
   /** @param {number} n */
   const runPart = async (n) => {
     const signed = await signer.get(n);
@@ -91,21 +99,22 @@ export async function uploadParts({ blob, partSize, partCount, concurrency, batc
     if (signed.length !== end - start) {
       throw new Error(`Part ${n} was signed for ${signed.length} bytes but has ${end - start}.`);
     }
-    etags[n - 1] = await putPart({
+    const etag = await putPart({
       partNumber: n, length: end - start, body: () => blob.slice(start, end), signed,
       resign: () => signer.resign(n),
     });
+    stored.set(n, etag);
     signer.release(n);
     partDone(n, end - start);
   };
-  await runParts({ partCount, concurrency, runPart, shouldStop });
-  return etags.map((etag, i) => ({ part_number: i + 1, etag }));
+  await runParts({ partCount, numbers, concurrency, runPart, shouldStop });
+  return allParts(partCount).map((n) => ({ part_number: n, etag: stored.get(n) ?? "" }));
 }
 
 /**
  * Signs part URLs in small batches just before they are needed, because URLs
- * expire: never all up front. Parts are taken in order, so the signed parts are
- * always a prefix 1..frontier-1 and one counter tracks them.
+ * expire: never all up front. Parts are taken in the order of `numbers` (those not yet
+ * stored), so the signed parts are always a prefix of it and one counter tracks them.
  *
  * When part n is taken and fewer than half a batch is signed beyond it, the next
  * batch is requested in the background, so that the kernel round trip overlaps
@@ -114,13 +123,16 @@ export async function uploadParts({ blob, partSize, partCount, concurrency, batc
  */
 export class PartSigner {
   /**
-   * @param {{signParts: SignParts, partCount: number, batchSize: number}} options
+   * @param {{signParts: SignParts, partCount: number, batchSize: number, numbers?: number[]}} options
    */
-  constructor({ signParts, partCount, batchSize }) {
+  constructor({ signParts, partCount, batchSize, numbers = allParts(partCount) }) {
     this.signParts = signParts;
     this.partCount = partCount;
     this.batchSize = Math.max(1, Math.floor(batchSize));
-    this.frontier = 1;
+    this.order = numbers;
+    /** @type {Map<number, number>} part number -> its place in `order` */
+    this.place = new Map(numbers.map((n, i) => [n, i]));
+    this.frontier = 0; // order[0..frontier-1] are signed
     /** @type {Map<number, Promise<SignedPart>>} */
     this.signed = new Map();
   }
@@ -132,9 +144,11 @@ export class PartSigner {
    */
   get(n) {
     if (!(n >= 1 && n <= this.partCount)) throw new RangeError(`No part ${n} in 1..${this.partCount}.`);
-    while (this.frontier <= n) this._requestBatch();
-    const ahead = this.frontier - 1 - n;
-    if (ahead < Math.ceil(this.batchSize / 2) && this.frontier <= this.partCount) this._requestBatch();
+    const at = this.place.get(n);
+    if (at === undefined) throw new Error(`Part ${n} is stored already.`);
+    while (this.frontier <= at) this._requestBatch();
+    const ahead = this.frontier - 1 - at;
+    if (ahead < Math.ceil(this.batchSize / 2) && this.frontier < this.order.length) this._requestBatch();
     const signed = this.signed.get(n);
     if (!signed) throw new Error(`Part ${n} was taken after it was stored.`);
     return signed;
@@ -160,10 +174,8 @@ export class PartSigner {
   }
 
   _requestBatch() {
-    const numbers = [];
-    const last = Math.min(this.partCount, this.frontier + this.batchSize - 1);
-    for (let n = this.frontier; n <= last; n++) numbers.push(n);
-    this.frontier = last + 1;
+    const numbers = this.order.slice(this.frontier, this.frontier + this.batchSize);
+    this.frontier += numbers.length;
     const batch = this.signParts(numbers);
     for (const n of numbers) this.signed.set(n, this._track(batch.then((result) => pick(result, n))));
   }

@@ -16,9 +16,11 @@ export const FAIL = "fail";
 export const CANCEL = "cancel";
 export const SIGN_FILES = "sign-files";
 export const COMPLETE_FILES = "complete-files";
+export const PAUSE = "pause";
+export const RESUME = "resume";
 
 export const REQUEST_KINDS = Object.freeze([
-  HELLO, ADD_FILES, SIGN, SIGN_PARTS, COMPLETE, FAIL, CANCEL, SIGN_FILES, COMPLETE_FILES,
+  HELLO, ADD_FILES, SIGN, SIGN_PARTS, COMPLETE, FAIL, CANCEL, SIGN_FILES, COMPLETE_FILES, PAUSE, RESUME,
 ]);
 
 /** Files in one "sign-files" or "complete-files" request, at most. */
@@ -32,8 +34,10 @@ export const NOTIFICATION_KINDS = Object.freeze([PROGRESS]);
 /** Commands: kernel -> browser. */
 export const CANCEL_UPLOADS = "cancel-uploads";
 export const RECORDS = "records";
+export const PAUSE_UPLOADS = "pause-uploads";
+export const RESUME_UPLOADS = "resume-uploads";
 
-export const COMMAND_KINDS = Object.freeze([CANCEL_UPLOADS, RECORDS]);
+export const COMMAND_KINDS = Object.freeze([CANCEL_UPLOADS, RECORDS, PAUSE_UPLOADS, RESUME_UPLOADS]);
 
 /** The fields of a record that "records" patches and the "hello" answer carry. */
 export const VIEW_FIELDS = Object.freeze([
@@ -55,12 +59,14 @@ export const FAILURE_REASONS = Object.freeze([
 /**
  * The status of an upload, in the order a file goes through them.
  * "unverified": S3 accepted the PUT, but the kernel's role may not read it back; not done.
- * @typedef {"queued" | "signing" | "uploading" | "completing" | "done" | "unverified" | "error" | "cancelled"} Status
+ * "paused": the page stopped the file's requests; what S3 holds is kept until it resumes.
+ * @typedef {"queued" | "signing" | "uploading" | "paused" | "completing" | "done" | "unverified" | "error" | "cancelled"} Status
  */
 export const STATUSES = Object.freeze([
   "queued",
   "signing",
   "uploading",
+  "paused",
   "completing",
   "done",
   "unverified",

@@ -26,6 +26,7 @@ const STATUS_TEXT = {
   queued: "queued",
   signing: "signing…",
   uploading: "uploading",
+  paused: "paused",
   completing: "finishing…",
   done: "done",
   unverified: "sent, not verified",
@@ -81,6 +82,8 @@ export function shownStatus(record, live) {
  * @property {(id: string) => FileState | undefined} engineState
  * @property {() => import("./engine.js").Totals} totals
  * @property {(id: string) => void} onCancel
+ * @property {(id: string) => void} onPause    pauses the file, or resumes it when paused
+ * @property {HTMLButtonElement} pauseAll      "Pause all" / "Resume all", drawn with the batch line
  * @property {() => number} [now]      (performance.now)
  * @property {number} [rowDelayMs]     (IN_PROGRESS_ROW_DELAY_MS)
  */
@@ -175,7 +178,7 @@ export class RowList {
     }
     if (!container) return;
     if (!row) {
-      row = createRow(id, container, this.o.onCancel);
+      row = createRow(id, container, this.o);
       this.rows.set(id, row);
     }
     if (this.collapsed && PROBLEMS.has(status)) this.failedShown.add(id);
@@ -230,11 +233,13 @@ export class RowList {
     const finished = done + failed + unverified + store.count("cancelled");
     const t = this.o.totals(); // once per draw
     const busy = t.active + t.queued > 0;
-    if (store.size < 2 && finished === store.size && !busy) {
+    this._drawPauseAll(busy, t.paused);
+    if (store.size < 2 && finished === store.size && !busy && !t.paused) {
       setText(total, "");
       return;
     }
     const bits = [`${count(done)} of ${count(store.size)} files done`];
+    if (t.paused) bits.push(`${count(t.paused)} paused`);
     if (failed) bits.push(`${count(failed)} failed`);
     if (unverified) bits.push(`${count(unverified)} not verified`);
     const bytes = busy && t.total ? t : { loaded: store.bytes.loaded, total: store.bytes.size };
@@ -242,6 +247,19 @@ export class RowList {
     if (busy && t.speed) bits.push(formatSpeed(t.speed));
     if (busy && t.eta != null) bits.push(`${formatDuration(t.eta)} left`);
     setText(total, bits.join(" · "));
+  }
+
+  /**
+   * "Pause all" while files move or wait, "Resume all" once only paused ones are left.
+   * @param {boolean} busy
+   * @param {number} paused
+   */
+  _drawPauseAll(busy, paused) {
+    const button = this.o.pauseAll;
+    const text = busy ? "Pause all" : "Resume all";
+    if (button.hidden !== !(busy || paused)) button.hidden = !(busy || paused);
+    setText(button, text);
+    button.dataset.action = busy ? "pause" : "resume";
   }
 }
 
@@ -257,9 +275,9 @@ function setText(node, text) {
 /**
  * @param {string} id
  * @param {HTMLElement} container
- * @param {(id: string) => void} onCancel
+ * @param {{onCancel: (id: string) => void, onPause: (id: string) => void}} actions
  */
-function createRow(id, container, onCancel) {
+function createRow(id, container, { onCancel, onPause }) {
   const row = h("div", "s3uw-row");
   row.dataset.uploadId = id;
   const name = h("span", "s3uw-name");
@@ -278,10 +296,13 @@ function createRow(id, container, onCancel) {
   cancel.title = "Cancel this upload";
   cancel.setAttribute("aria-label", "Cancel this upload");
   cancel.addEventListener("click", () => onCancel(id));
+  const pause = /** @type {HTMLButtonElement} */ (h("button", "s3uw-pause"));
+  pause.type = "button";
+  pause.addEventListener("click", () => onPause(id));
   const error = h("div", "s3uw-error");
-  row.append(name, size, bar, pct, rate, status, cancel, error);
+  row.append(name, size, bar, pct, rate, status, pause, cancel, error);
   container.append(row);
-  return { row, container, name, size, bar, fill, pct, rate, status, cancel, error };
+  return { row, container, name, size, bar, fill, pct, rate, status, pause, cancel, error };
 }
 
 /**
@@ -314,6 +335,15 @@ function drawRow(parts, record, live, status) {
   setText(parts.status, STATUS_TEXT[status] ?? status);
   const ended = FINAL_STATUSES.includes(status);
   if (parts.cancel.hidden !== ended) parts.cancel.hidden = ended;
+  // Only this page can pause its own transfers, and a file completing has nothing left to send.
+  const pausable = !!live && !ended && status !== "completing";
+  if (parts.pause.hidden !== !pausable) parts.pause.hidden = !pausable;
+  const label = status === "paused" ? "Resume this upload" : "Pause this upload";
+  if (parts.pause.title !== label) {
+    parts.pause.title = label;
+    parts.pause.setAttribute("aria-label", label);
+    parts.pause.textContent = status === "paused" ? "▶" : "⏸";
+  }
   setText(parts.error, error);
   if (parts.error.hidden !== !error) parts.error.hidden = !error;
 }

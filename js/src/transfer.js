@@ -7,7 +7,7 @@
  */
 import { uploadParts } from "./multipart.js";
 import { Stopped, putWithRetry } from "./put.js";
-import { checkSingle } from "./ledger.js";
+import { checkSingle, halted } from "./ledger.js";
 
 /**
  * @typedef {import("./ledger.js").EngineFile} EngineFile
@@ -33,7 +33,8 @@ import { checkSingle } from "./ledger.js";
 
 /**
  * Upload a file the kernel signed (`file.plan`). Rejects with Stopped when the file is
- * stopped meanwhile, with UploadFailure / KernelError / a bug otherwise.
+ * stopped or paused meanwhile, with UploadFailure / KernelError / a bug otherwise. What
+ * S3 stored stays in `file.stored`: run again after a pause, only the rest is sent.
  * @param {EngineFile} file
  * @param {TransferEnv} env
  * @returns {Promise<CompletePayload>}
@@ -45,7 +46,7 @@ export async function transfer(file, env) {
   const payload = plan?.mode === "multipart"
     ? await uploadMultipart(file, plan, env)
     : await uploadSingle(file, env);
-  if (file.stopped) throw new Stopped();
+  if (halted(file)) throw new Stopped();
   return payload;
 }
 
@@ -55,8 +56,11 @@ async function uploadSingle(file, env) {
   const resign = async () => checkSingle(await call(file, () => env.api.sign(file.id)));
   env.planned(1);
   const size = file.blob.size;
+  const stored = file.stored.get(0);
+  if (stored !== undefined) return { etag: stored }; // stored just before a pause
   const job = { partNumber: null, length: size, body: () => file.blob, signed, resign };
   const etag = await putWithRetry(job, putContext(file, 0, env));
+  file.stored.set(0, etag);
   partDone(file, 0, size, env);
   return { etag };
 }
@@ -73,7 +77,7 @@ async function uploadMultipart(file, { part_size: partSize, part_count: partCoun
     signParts: (numbers) => call(file, () => env.api.signParts(file.id, numbers)),
     putPart: (job) => putWithRetry(job, putContext(file, job.partNumber, env)),
     partDone: (n, length) => partDone(file, n, length, env),
-    shouldStop: () => file.stopped,
+    shouldStop: () => halted(file), stored: file.stored,
   });
   return { parts };
 }
@@ -86,9 +90,9 @@ async function uploadMultipart(file, { part_size: partSize, part_count: partCoun
  * @returns {Promise<T>}
  */
 async function call(file, request) {
-  if (file.stopped) throw new Stopped();
+  if (halted(file)) throw new Stopped();
   const result = await request();
-  if (file.stopped) throw new Stopped();
+  if (halted(file)) throw new Stopped();
   return result;
 }
 
@@ -103,7 +107,7 @@ function putContext(file, key, env) {
   return {
     transport: env.transport, signal: /** @type {AbortController} */ (file.controller).signal, stallTimeoutMs: env.stallTimeoutMs,
     retry: env.retry, maxResigns: env.maxResigns, random: env.random, sleep: env.sleep,
-    isStopped: () => file.stopped,
+    isStopped: () => halted(file),
     onLoaded: (bytes) => {
       if (!file.stopped) env.moved(file.meter.setPart(key, bytes), false);
     },

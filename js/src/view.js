@@ -14,6 +14,7 @@ const PROGRESS_REDRAW_MS = 250;
  * @typedef {import("./engine.js").FileState} FileState
  * @typedef {import("./folders.js").PickedFile} PickedFile
  * @typedef {{ onFiles: (files: PickedFile[], problems: string[]) => void, onCancel: (id: string) => void,
+ *   onPause: (id: string) => void, onPauseAll: (paused: boolean) => void,
  *   store: import("./records.js").RecordStore,
  *   engineState: (id: string) => FileState | undefined,
  *   totals: () => import("./engine.js").Totals }} ViewHooks
@@ -45,16 +46,20 @@ export function createView(el, model, hooks) {
   reading.hidden = true;
   const notice = h("div", "s3uw-notice");
   const total = h("div", "s3uw-total");
+  const pauseAll = /** @type {HTMLButtonElement} */ (h("button", "s3uw-pause-all", "Pause all"));
+  pauseAll.type = "button";
+  pauseAll.hidden = true;
+  pauseAll.addEventListener("click", () => hooks.onPauseAll(pauseAll.dataset.action !== "resume"));
   const rows = h("div", "s3uw-rows");
   const failed = h("div", "s3uw-failed");
   const moreFailed = h("div", "s3uw-more-failed");
   moreFailed.hidden = true;
-  root.append(dropzone, target, waiting, reading, notice, total, rows, failed, moreFailed);
+  root.append(dropzone, target, waiting, reading, notice, pauseAll, total, rows, failed, moreFailed);
   el.append(root);
 
   const list = new RowList({
     rows, failed, moreFailed, total, store: hooks.store, engineState: hooks.engineState, totals: hooks.totals,
-    onCancel: hooks.onCancel,
+    onCancel: hooks.onCancel, onPause: hooks.onPause, pauseAll,
   });
   let frame = 0;
   let timer = 0;

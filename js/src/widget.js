@@ -98,6 +98,11 @@ class Controller {
       // The kernel asked: it already knows, so don't tell it back.
       if (ids) ids.forEach((id) => this.engine.cancel(id, { notify: false }));
       else this.engine.cancelAll({ notify: false });
+    } else if (msg?.kind === P.PAUSE_UPLOADS || msg?.kind === P.RESUME_UPLOADS) {
+      /** @type {string[]} */
+      const ids = Array.isArray(msg.upload_ids) ? msg.upload_ids.map(String) : [];
+      if (msg.kind === P.PAUSE_UPLOADS) ids.forEach((id) => this.engine.pause(id));
+      else ids.forEach((id) => this.engine.resume(id));
     }
   }
 
@@ -133,6 +138,15 @@ class Controller {
     if (record && !P.FINAL_STATUSES.includes(record.status)) {
       this.rpc.request(P.CANCEL, { upload_id: id }).catch(() => {});
     }
+  }
+
+  /**
+   * A row's pause button: pauses the file, or resumes it when paused.
+   * @param {string} id
+   */
+  togglePause(id) {
+    if (this.engine.state(id)?.status === "paused") this.engine.resume(id);
+    else this.engine.pause(id);
   }
 
   /** @param {boolean} waiting */
@@ -215,6 +229,8 @@ export default {
     const view = createView(el, model, {
       onFiles: (files, problems) => controller.addFiles(files, problems),
       onCancel: (id) => controller.cancel(id),
+      onPause: (id) => controller.togglePause(id),
+      onPauseAll: (paused) => controller.engine.setAllPaused(paused),
       store: controller.store,
       engineState: (id) => controller.engine.state(id),
       totals: () => controller.engine.totals(),

@@ -56,6 +56,7 @@ const planSizes = new WeakMap();
 export function fakeApi({ plans = {}, overrides = {}, transport = null } = {}) {
   const calls = {
     sign: [], signFiles: [], signParts: [], complete: [], completeFiles: [], fail: [], cancel: [], progress: [],
+    pause: [], resume: [],
   };
   const versions = new Map(); // how often each part was signed
   const partLength = (id, n) => {
@@ -121,6 +122,14 @@ export function fakeApi({ plans = {}, overrides = {}, transport = null } = {}) {
     async cancel(id) {
       calls.cancel.push(id);
       return { record: fakeRecord(id, { status: "cancelled" }) };
+    },
+    async pause(id) {
+      calls.pause.push(id);
+      return { record: fakeRecord(id, { status: "paused" }) };
+    },
+    async resume(id) {
+      calls.resume.push(id);
+      return { record: fakeRecord(id, { status: "uploading" }) };
     },
     progress(updates) {
       calls.progress.push(updates);

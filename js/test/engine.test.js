@@ -288,7 +288,7 @@ test("a failed file frees its slot for the next one", async () => {
   assert.equal(engine.state("bad").status, "error");
   assert.equal(engine.state("good").status, "done");
   assert.deepEqual(engine.totals(), {
-    loaded: 10, total: 20, speed: 0, eta: null, active: 0, queued: 0, done: 1, unverified: 0, failed: 1, cancelled: 0,
+    loaded: 10, total: 20, speed: 0, eta: null, active: 0, queued: 0, paused: 0, done: 1, unverified: 0, failed: 1, cancelled: 0,
   });
 });
 

@@ -13,7 +13,9 @@ function makeRpc(options = {}) {
 }
 
 test("the vocabulary: final statuses are statuses, kinds are distinct", () => {
-  assert.deepEqual(STATUSES, ["queued", "signing", "uploading", "completing", "done", "unverified", "error", "cancelled"]);
+  assert.deepEqual(STATUSES, [
+    "queued", "signing", "uploading", "paused", "completing", "done", "unverified", "error", "cancelled",
+  ]);
   assert.ok(FINAL_STATUSES.every((s) => STATUSES.includes(s)));
   assert.ok(Object.isFrozen(STATUSES) && Object.isFrozen(FINAL_STATUSES) && Object.isFrozen(REQUEST_KINDS));
   assert.equal(new Set([...REQUEST_KINDS, ...NOTIFICATION_KINDS]).size, REQUEST_KINDS.length + NOTIFICATION_KINDS.length);
