@@ -55,13 +55,42 @@ CHROMIUM_ARGS = [
 ]
 
 
+def proxied_chromium_args(proxy_port: int) -> list[str]:
+    """CHROMIUM_ARGS with every request to 127.0.0.1 sent through the HTTP proxy on
+    127.0.0.1:``proxy_port`` (tests/e2e/netproxy.py), and ``localhost`` exempt: open the
+    Jupyter page as ``http://localhost:PORT`` (``NotebookDriver(host="localhost")``), keep
+    S3 at 127.0.0.1, and only S3's traffic crosses the proxy (the page's websockets would
+    need CONNECT, which the proxy does not do).
+
+    ``<-loopback>`` removes Chromium's implicit "never proxy loopback" rule. The host
+    resolver rules must also exempt ``localhost``: ``MAP *`` applies to it too
+    (net::ERR_NAME_NOT_RESOLVED). Only ``http:`` URLs use the proxy (``http=``): with a
+    proxy for every scheme Chromium stops resolving names itself and asks the proxy to
+    ``CONNECT accounts.google.com:443`` and ``content-autofill.googleapis.com:443``
+    (refused there, but noise in its log); this way https stays direct and unresolvable.
+    A PAC script cannot do it: Chromium then never proxies loopback at all."""
+    args = [a for a in CHROMIUM_ARGS if a != "--no-proxy-server"]
+    args = [a for a in args if not a.startswith("--host-resolver-rules=")]
+    return [
+        *args,
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+        f"--proxy-server=http=127.0.0.1:{int(proxy_port)}",
+        "--proxy-bypass-list=<-loopback>;localhost",
+    ]
+
+
 def launch_browser(
-    playwright, *, home: str | os.PathLike | None = None, headed: bool | None = None
+    playwright,
+    *,
+    home: str | os.PathLike | None = None,
+    headed: bool | None = None,
+    proxy_port: int | None = None,
 ):
     """Debian's Chromium through Playwright (never ``playwright install``).
 
     ``home``: a temp HOME so Chromium never writes into the real one. ``headed``: default
-    from the env var S3UW_HEADED=1.
+    from the env var S3UW_HEADED=1. ``proxy_port``: send 127.0.0.1 traffic through the
+    proxy on that port (`proxied_chromium_args`); the page must then be at ``localhost``.
     """
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if not exe:
@@ -85,7 +114,7 @@ def launch_browser(
     return playwright.chromium.launch(
         executable_path=exe,
         headless=not headed,
-        args=CHROMIUM_ARGS,
+        args=CHROMIUM_ARGS if proxy_port is None else proxied_chromium_args(proxy_port),
         env=env,
         slow_mo=float(os.environ.get("S3UW_SLOWMO", "0") or 0),
     )
@@ -133,14 +162,40 @@ class NotebookDriver:
 
     Every notebook made by ``create`` ends with a "probe" cell that ``eval_json`` rewrites
     and runs to read the kernel's state.
+
+    ``host``: the host name the page is opened at (default: the server's own,
+    127.0.0.1); "localhost" for a browser whose 127.0.0.1 traffic crosses a proxy
+    (``launch_browser(proxy_port=...)``). `origin` is then the page's origin, the one a
+    bucket's CORS rule must name.
     """
 
-    def __init__(self, page, jupyter: JupyterServer, *, open_timeout: float = 60.0):
+    def __init__(
+        self,
+        page,
+        jupyter: JupyterServer,
+        *,
+        open_timeout: float = 60.0,
+        host: str | None = None,
+    ):
         self.page = page
         self.jupyter = jupyter
         self.open_timeout = open_timeout
+        self.host = host
         self.name = ""
         self.probe_index = -1
+
+    @property
+    def origin(self) -> str:
+        """The page's origin: the server's, or ``http://HOST:PORT`` with ``host``."""
+        if self.host is None:
+            return self.jupyter.origin
+        return f"http://{self.host}:{self.jupyter.port}"
+
+    def page_url(self, url: str) -> str:
+        """``url`` (one of the server's) at the page's origin."""
+        if url.startswith(self.jupyter.origin):
+            return self.origin + url[len(self.jupyter.origin) :]
+        return url
 
     # -- files
     def path_of(self, name: str) -> Path:
@@ -193,7 +248,7 @@ class NotebookDriver:
             self.name = name
             self.probe_index = self._count_cells_on_disk(name) - 1
         page = self.page
-        page.goto(self.jupyter.notebook_url(name), wait_until="domcontentloaded")
+        page.goto(self.page_url(self.jupyter.notebook_url(name)), wait_until="domcontentloaded")
         kernel_name = page.locator(f"{NB} .jp-Toolbar-kernelName").first
         indicator = page.locator(f"{NB} .jp-Notebook-ExecutionIndicator").first
 
