@@ -11,32 +11,13 @@ import re
 
 import botocore.exceptions as bex
 
-CODES = frozenset(
-    {
-        "no-credentials",
-        "expired-credentials",
-        "invalid-credentials",
-        "no-such-bucket",
-        "access-denied",
-        "wrong-region",
-        "endpoint-unreachable",
-        "cors",
-        "too-large",
-        "not-accepted",
-        "too-many-files",
-        "key-exists",
-        "bad-name",
-        "bad-request",
-        "s3-rejected",
-        "stalled",
-        "etag-unreadable",
-        "size-mismatch",
-        "unverified",
-        "unknown-upload",
-        "cancelled",
-        "internal",
-    }
-)
+CODES = frozenset({
+    "no-credentials", "expired-credentials", "invalid-credentials", "no-such-bucket",
+    "access-denied", "wrong-region", "endpoint-unreachable", "cors", "too-large",
+    "not-accepted", "too-many-files", "key-exists", "bad-name", "bad-request", "s3-rejected",
+    "stalled", "etag-unreadable", "size-mismatch", "checksum-mismatch", "unverified",
+    "unknown-upload", "cancelled", "internal",
+})  # fmt: skip
 """Every stable ``UploadError.code``. Front-end code and tests may rely on them."""
 
 
@@ -88,6 +69,7 @@ _REGION = {
 _EXISTS = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
 _NOT_FOUND = {"404", "NotFound", "NoSuchKey"}
 _BUSY = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "503", "500"}
+_DAMAGED = {"BadDigest", "XAmzContentChecksumMismatch", "InvalidDigest"}
 
 # Bucket-level IAM actions apply to the bucket's ARN, object-level ones to objects.
 _BUCKET_ACTIONS = {
@@ -225,6 +207,14 @@ def _from_s3_code(
             "s3-rejected",
             f"S3 has no object at {target}{where}. {quoted}.",
             "The object may have been deleted meanwhile; upload the file again.",
+        )
+    if code in _DAMAGED:
+        return UploadError(
+            "checksum-mismatch",
+            f"The bytes S3 received for {target}{where} differ from the file's bytes when the "
+            f"browser read them (their CRC32C checksums differ), after every retry. {quoted}.",
+            "The file probably changed while it was uploading: wait until it is saved, then "
+            "upload it again. If it keeps happening, a proxy may be altering uploads.",
         )
     if code in _BUSY or (status is not None and status >= 500):
         return UploadError(

@@ -424,3 +424,11 @@ def iam_hint(args: Mapping[str, Any]) -> str:
     if "ACL" in args:
         needs.append("s3:PutObjectAcl")
     return f"Its object options also need {'; '.join(needs)}." if needs else ""
+
+
+def sign_checksum(params: dict, headers: dict, checksum: str) -> None:
+    """Add a body's CRC32C to a presign's ``params`` and the ``headers`` the browser must
+    send: signed, so S3 refuses a body whose bytes do not match it."""
+    if checksum:
+        params["ChecksumCRC32C"] = checksum
+        headers["x-amz-checksum-crc32c"] = checksum

@@ -38,6 +38,11 @@ MAX_CONCURRENCY = 6
 """A browser opens at most 6 HTTP/1.1 connections to one host."""
 
 DEFAULT_PARALLEL_FILES = 6
+
+CHECKSUM_ALGORITHMS = ("CRC32C",)
+"""The additional checksums S3 verifies that the widget can ask for (the page computes it)."""
+
+DEFAULT_CHECKSUM = "CRC32C"
 """Files whose bytes move at once. Measured (benchmarks/results.md, many files): small
 files leave a connection idle while a file is signed or completed, so every one of the
 browser's 6 connections gets a file of its own; sign and complete are batched."""
@@ -281,6 +286,16 @@ def _parallel_files(value: object) -> int:
     )
 
 
+def _checksum(value: object) -> str | None:
+    if value is None or value in CHECKSUM_ALGORITHMS:
+        return value  # type: ignore[return-value]
+    raise ValueError(
+        f"checksum must be {' or '.join(map(repr, CHECKSUM_ALGORITHMS))} or None, not {value!r}. "
+        "With 'CRC32C' the browser computes each part's checksum and S3 refuses bytes that "
+        "changed on the way; None turns that off (for a store without additional checksums)."
+    )
+
+
 def _key_template(value: Any) -> Any:
     validate_key_template(value)
     return value
@@ -302,6 +317,7 @@ _RULES: dict[str, Callable[[Any], Any]] = {
     "part_size": _part_size,
     "concurrency": _concurrency,
     "parallel_files": _parallel_files,
+    "checksum": _checksum,
     "extra_args": check_extra_args,
 }
 
@@ -328,12 +344,14 @@ class SessionOptions:
     expires_in: int = DEFAULT_EXPIRES_IN
     concurrency: int = DEFAULT_CONCURRENCY
     extra_args: Any = None  # dict, callable per file, or None (checked by check_option)
+    checksum: str | None = DEFAULT_CHECKSUM
 
 
 WIDGET_OPTIONS = frozenset(
     {"bucket", "prefix", "client", "key_template", "accept", "multiple", "max_size",
      "overwrite", "expires_in", "max_files", "max_total_files", "allow_active_types",
-     "multipart_threshold", "part_size", "concurrency", "parallel_files", "extra_args"}
+     "multipart_threshold", "part_size", "concurrency", "parallel_files", "extra_args",
+     "checksum"}
 )  # fmt: skip
 """The keyword arguments of ``S3UploadWidget()`` that are its own options."""
 

@@ -7,6 +7,7 @@ import: the signer is passed in.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ._errors import UploadError
@@ -21,9 +22,31 @@ MAX_PARTS_PER_REQUEST = 3 * MAX_CONCURRENCY
 MAX_SIGNATURES_PER_PART = 20
 """Re-signing an expired URL is normal; a front end asking endlessly is not."""
 
+_CRC32C = re.compile(r"[A-Za-z0-9+/]{6}==")  # base64 of 4 bytes, as S3 writes a CRC32C
 
-def start_multipart(upload: Upload, signer: Any, *, part_size: int | None, overwrite: bool) -> dict:
-    """Create the S3 multipart upload of ``upload``; the SIGN answer for the page."""
+
+def read_checksum(value: object, what: str) -> str:
+    """The CRC32C the page computed for ``what`` (a file, a part), as S3 writes it
+    (base64 of 4 bytes); ``UploadError("bad-request")`` for anything else."""
+    if isinstance(value, str) and _CRC32C.fullmatch(value):
+        return value
+    raise UploadError(
+        "bad-request",
+        f"The page sent no valid CRC32C checksum for {what} (got {str(value)[:40]!r}).",
+        "Reload the page so it runs this version of the widget; if it persists, report a bug.",
+    )
+
+
+def start_multipart(
+    upload: Upload,
+    signer: Any,
+    *,
+    part_size: int | None,
+    overwrite: bool,
+    checksum: str | None = None,
+) -> dict:
+    """Create the S3 multipart upload of ``upload``; the SIGN answer for the page. With
+    ``checksum`` ("CRC32C") every part must come with its checksum (`sign_parts`)."""
     record = upload.record
     size, count = plan_parts(record["size"], part_size)
     upload.s3_upload_id = signer.create_multipart(
@@ -31,16 +54,23 @@ def start_multipart(upload: Upload, signer: Any, *, part_size: int | None, overw
         content_type=record["content_type"],
         overwrite=overwrite,
         extra_args=upload.extra_args,
+        checksum_algorithm=checksum,
     )
+    upload.checksum_algorithm = checksum or ""
     upload.mode = "multipart"
     upload.part_size, upload.part_count = size, count
     record["multipart"] = True
-    return {"mode": "multipart", "part_size": size, "part_count": count}
+    plan = {"mode": "multipart", "part_size": size, "part_count": count}
+    return {**plan, "checksum": checksum} if checksum else plan
 
 
-def sign_parts(upload: Upload, signer: Any, numbers: object) -> list[dict]:
+def sign_parts(
+    upload: Upload, signer: Any, numbers: object, checksums: object = None
+) -> list[dict]:
     """Presigned URLs of the parts ``numbers`` of ``upload``, after checking the
-    request; ``UploadError("bad-request")`` names what is wrong."""
+    request; ``UploadError("bad-request")`` names what is wrong. When the upload carries
+    checksums, ``checksums`` lists each part's CRC32C in the order of ``numbers``, and
+    each is signed with its part."""
     if upload.mode != "multipart":
         raise UploadError("bad-request", "This upload is not a multipart upload.", "")
     if (
@@ -58,11 +88,19 @@ def sign_parts(upload: Upload, signer: Any, numbers: object) -> list[dict]:
     for n in numbers:
         if upload.signatures.get(n, 0) >= MAX_SIGNATURES_PER_PART:
             raise UploadError("bad-request", f"Part {n} was signed too often.", "")
+    sums: dict[int, str] = {}
+    if upload.checksum_algorithm:
+        if not isinstance(checksums, list) or len(checksums) != len(numbers):
+            raise UploadError("bad-request", "'checksums' must give one per part number.", "")
+        sums = {n: read_checksum(c, f"part {n}") for n, c in zip(numbers, checksums, strict=True)}
     upload.check_outstanding(set(numbers), signer.list_parts)
     parts = []
     for n in sorted(set(numbers)):
         length = part_length(upload.record["size"], upload.part_size, n)
-        signed = signer.presign_part(upload.record["key"], upload.s3_upload_id, n, length)
+        key, upload_id, checksum = upload.record["key"], upload.s3_upload_id, sums.get(n, "")
+        signed = signer.presign_part(key, upload_id, n, length, checksum)
+        if checksum:
+            upload.part_checksums[n] = checksum
         upload.signatures[n] = upload.signatures.get(n, 0) + 1
         upload.outstanding.add(n)
         parts.append({"part_number": n, "length": length, **signed.as_dict()})

@@ -33,12 +33,15 @@ result: {uploads: [record]}, one record per file in order; a refused file's reco
 has status "error" and nothing is signed for it."""
 
 SIGN = "sign"
-"""args: {upload_id: str}.
+"""args: {upload_id: str, checksum: str} (the file's CRC32C, base64, when the widget's
+`checksum` is on and the file goes as a single PUT; signed, so S3 checks the bytes).
 result, single PUT: {mode: "single", method: "PUT", url: str, headers: {str: str}}.
-result, multipart: {mode: "multipart", part_size: int, part_count: int}."""
+result, multipart: {mode: "multipart", part_size: int, part_count: int, checksum?: str}
+(checksum: "CRC32C" when each part's SIGN_PARTS must carry its checksum)."""
 
 SIGN_PARTS = "sign-parts"
-"""args: {upload_id: str, part_numbers: [int]} (a small batch, 1-based).
+"""args: {upload_id: str, part_numbers: [int], checksums: [str]} (a small batch, 1-based;
+checksums: each part's CRC32C, in the same order, when the upload carries checksums).
 result: {parts: [{part_number: int, length: int, method: "PUT", url: str,
 headers: {str: str}}]}."""
 
@@ -56,7 +59,8 @@ CANCEL = "cancel"
 """args: {upload_id: str}. result: {record}: status "cancelled"; multipart aborted."""
 
 SIGN_FILES = "sign-files"
-"""args: {upload_ids: [str]}: 1 to MAX_FILES_PER_BATCH distinct ids, each as for SIGN.
+"""args: {upload_ids: [str], checksums: {upload_id: str}}: 1 to MAX_FILES_PER_BATCH
+distinct ids, each as for SIGN (checksums: of the files that go as single PUTs).
 result: {results: [{upload_id, ok: true, result: <SIGN result>} |
 {upload_id, ok: false, error: {code, message, hint}}]}, one per id in order. A file
 that fails ends as if its own SIGN had failed; the others go on."""

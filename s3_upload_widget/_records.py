@@ -39,6 +39,9 @@ class Upload:
     signed_at: Any = None  # _verify.SignedAt of the latest single-PUT signature
     extra_args: dict = field(default_factory=dict)  # this file's resolved object options
     paused_from: str = ""  # the status a paused upload resumes in (queued or uploading)
+    checksum: str = ""  # the CRC32C signed for a single PUT (S3 verifies the body against it)
+    part_checksums: dict[int, str] = field(default_factory=dict)  # part -> CRC32C last signed
+    checksum_algorithm: str = ""  # "CRC32C" when every body of this upload carries one
 
     @property
     def is_final(self) -> bool:
@@ -104,6 +107,7 @@ def new_record(upload_id: str, info: FileInfo, bucket: str, content_type: str, b
         "status": "queued",
         "loaded": 0,
         "etag": "",
+        "checksum_crc32c": "",
         "error": "",
         "error_code": "",
         "multipart": False,

@@ -16,14 +16,15 @@ from functools import partial
 from typing import Any
 
 from . import _protocol as P
+from . import _verify as verify
 from ._batches import batch_items, each, named_ids
 from ._cors import page_origin
 from ._diagnose import diagnose_failure
-from ._errors import UploadError, key_exists_error
+from ._errors import UploadError
 from ._extra_args import resolve_extra_args
 from ._intake import MAX_FILES_PER_MESSAGE, key_in_use_error, read_batch
 from ._options import SessionOptions
-from ._parts import MAX_SIGNATURES_PER_PART, sign_parts, start_multipart
+from ._parts import MAX_SIGNATURES_PER_PART, read_checksum, sign_parts, start_multipart
 from ._pausing import PauseHandlers
 from ._policy import FileInfo, UploadPolicy
 from ._publish import RecordBook
@@ -31,7 +32,6 @@ from ._records import Upload, new_record
 from ._router import Router
 from ._sizes import check_uploadable
 from ._values import is_int
-from ._verify import SignedAt, SingleCheck, Unverifiable, keys_present, verify_batch
 
 log = logging.getLogger(__name__)
 
@@ -227,20 +227,16 @@ class UploadSession(PauseHandlers):
         upload.extra_args = resolve_extra_args(self.options.extra_args, fields)
         signer = self._get_signer()
         if record["size"] >= self.options.multipart_threshold:
-            result = start_multipart(
-                upload, signer, part_size=self.options.part_size, overwrite=self.options.overwrite
-            )
+            result = start_multipart(upload, signer, part_size=self.options.part_size,
+                                     overwrite=self.options.overwrite,
+                                     checksum=self.options.checksum)  # fmt: skip
         else:
             # Said before any byte is sent: S3's 412 for the signed If-None-Match may come
             # without CORS headers (moto), and some servers ignore If-None-Match (s3rver).
             if not self.options.overwrite:
-                found = (exists or {}).get(record["key"])
-                if found is None:
-                    found = signer.exists_if_allowed(record["key"])
-                if isinstance(found, BaseException):
-                    raise found
-                if found:
-                    raise key_exists_error(self.options.bucket, record["key"])
+                verify.refuse_if_taken(signer, record["key"], (exists or {}).get(record["key"]))
+            if self.options.checksum:
+                upload.checksum = read_checksum(args.get("checksum"), repr(record["name"]))
             upload.mode = "single"
             result = self._sign_single(upload)
         record["status"] = "uploading"
@@ -254,7 +250,7 @@ class UploadSession(PauseHandlers):
                 "bad-request", f"The upload of {upload.record['name']!r} was signed too often.", ""
             )
         upload.signatures[1] = count
-        upload.signed_at = SignedAt.now()
+        upload.signed_at = verify.SignedAt.now()
         record = upload.record
         signed = self._get_signer().presign_put(
             record["key"],
@@ -262,13 +258,15 @@ class UploadSession(PauseHandlers):
             content_type=record["content_type"],
             overwrite=self.options.overwrite,
             extra_args=upload.extra_args,
+            checksum=upload.checksum,
         )
         return {"mode": "single", **signed.as_dict()}
 
     def _sign_parts(self, args: dict) -> dict:
         upload = self._upload_for(args)
         upload.expect_status("uploading")
-        return {"parts": sign_parts(upload, self._get_signer(), args.get("part_numbers"))}
+        numbers, checksums = args.get("part_numbers"), args.get("checksums")
+        return {"parts": sign_parts(upload, self._get_signer(), numbers, checksums)}
 
     def _sign_files(self, args: dict) -> dict:
         ids = batch_items(args, "upload_ids", lambda item: item)
@@ -277,10 +275,12 @@ class UploadSession(PauseHandlers):
         ]
         single_keys = [r["key"] for r in records if r["status"] == "queued" and r["key"]
                        and r["size"] < self.options.multipart_threshold]  # fmt: skip
-        exists = keys_present(self._get_signer(), single_keys) if single_keys else {}
+        exists = verify.keys_present(self._get_signer(), single_keys) if single_keys else {}
         sign = partial(self._sign, exists=exists)
         end = self._end_after_failure
-        return {"results": [each(P.SIGN_FILES, sign, {"upload_id": i}, end) for i in ids]}
+        sums = args.get("checksums") if isinstance(args.get("checksums"), dict) else {}
+        one = [{"upload_id": i, "checksum": sums.get(i)} for i in ids]
+        return {"results": [each(P.SIGN_FILES, sign, item, end) for item in one]}
 
     def _complete_files(self, args: dict) -> dict:
         items = batch_items(args, "uploads", lambda item: item.get("upload_id"))
@@ -290,7 +290,7 @@ class UploadSession(PauseHandlers):
             upload = self._uploads.get(item["upload_id"])
             single = upload and upload.mode == "single" and upload.record["status"] == "uploading"
             if single and isinstance(item.get("etag"), str):
-                checks[item["upload_id"]] = SingleCheck.of(
+                checks[item["upload_id"]] = verify.SingleCheck.of(
                     upload.record, upload.signed_at, item["etag"]
                 )
         outcomes = self._verify_singles(checks) if checks else {}
@@ -304,8 +304,8 @@ class UploadSession(PauseHandlers):
             results.append(entry)
         return {"results": results}
 
-    def _verify_singles(self, checks: dict[str, SingleCheck]) -> dict[str, object]:
-        return verify_batch(self._get_signer().client, self.options.bucket, checks)
+    def _verify_singles(self, checks: dict[str, verify.SingleCheck]) -> dict[str, object]:
+        return verify.verify_batch(self._get_signer().client, self.options.bucket, checks)
 
     def _complete(self, args: dict, verified: Any = None) -> dict:
         """Complete one upload; ``verified`` is `_verify`'s outcome when already known
@@ -330,11 +330,11 @@ class UploadSession(PauseHandlers):
         signer = self._get_signer()
         if upload.mode == "single":
             try:
-                check = SingleCheck.of(record, upload.signed_at, args["etag"])
+                check = verify.SingleCheck.of(record, upload.signed_at, args["etag"])
                 stored = verified if verified is not None else self._verify_singles({"": check})[""]
                 if isinstance(stored, BaseException):
                     raise stored
-            except Unverifiable:
+            except verify.Unverifiable:
                 upload.set_unverified(self.options.bucket)
                 self._changed(upload)
                 return {"record": dict(upload.record)}
@@ -345,9 +345,12 @@ class UploadSession(PauseHandlers):
                 args["parts"],
                 expected_size=record["size"],
                 overwrite=self.options.overwrite,
+                part_checksums=upload.part_checksums if upload.checksum_algorithm else None,
             )
             upload.s3_upload_id = ""  # completed: nothing left to abort
+        checksum = upload.checksum or stored.get("checksum_crc32c", "")
         record.update(status="done", loaded=record["size"], etag=stored.get("etag", ""))
+        record["checksum_crc32c"] = checksum
         self._book.mark_done(record)
         return {"record": dict(record)}
 

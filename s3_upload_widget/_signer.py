@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import botocore.exceptions as bex
 
+from . import _extra_args
 from ._client import (
     error_code,
     http_status,
@@ -163,13 +164,15 @@ class Signer:
         content_type: str,
         overwrite: bool,
         extra_args: dict | None = None,
+        checksum: str = "",
     ) -> SignedRequest:
         """A presigned PUT of exactly ``size`` bytes of ``content_type`` to ``key``.
 
         Content-Type and Content-Length are signed, so S3 refuses any other body size or
         type; with ``overwrite=False`` ``If-None-Match: *`` is signed too, so S3 refuses
         to replace an existing object. ``extra_args`` (ExtraArgs such as
-        ``ServerSideEncryption``, see `_extra_args`) are signed as their headers. The
+        ``ServerSideEncryption``, see `_extra_args`) are signed as their headers, and so is
+        ``checksum`` (the body's CRC32C: S3 refuses a body that does not match it). The
         returned headers are the ones the browser must send (Content-Length excluded:
         browsers set it and refuse to let scripts do so).
         """
@@ -184,6 +187,7 @@ class Signer:
             "ContentLength": size,
         }
         headers = {"Content-Type": content_type, **headers_for(options)}
+        _extra_args.sign_checksum(params, headers, checksum)
         if not overwrite:
             if supports(self.client, "PutObject", "IfNoneMatch"):
                 params["IfNoneMatch"] = "*"
@@ -196,15 +200,24 @@ class Signer:
     # --- multipart ------------------------------------------------------------------
 
     def create_multipart(
-        self, key: str, *, content_type: str, overwrite: bool, extra_args: dict | None = None
+        self,
+        key: str,
+        *,
+        content_type: str,
+        overwrite: bool,
+        extra_args: dict | None = None,
+        checksum_algorithm: str | None = None,
     ) -> str:
         """Start a multipart upload to ``key`` and return S3's UploadId.
 
         ``extra_args`` go to CreateMultipartUpload only: S3 applies them to the object;
         parts and completion carry none. With ``overwrite=False`` an existing object raises
         ``UploadError("key-exists")`` now, before any byte is sent (completion checks again).
+        ``checksum_algorithm`` ("CRC32C") makes every part carry that checksum.
         """
         options = normalize_extra_args(extra_args)
+        if checksum_algorithm:
+            options["ChecksumAlgorithm"] = checksum_algorithm
         if not overwrite and self.exists_if_allowed(key):
             raise self._key_exists(key)
         try:
@@ -219,9 +232,10 @@ class Signer:
         return answer["UploadId"]
 
     def presign_part(
-        self, key: str, upload_id: str, part_number: int, length: int
+        self, key: str, upload_id: str, part_number: int, length: int, checksum: str = ""
     ) -> SignedRequest:
-        """A presigned PUT of part ``part_number`` with exactly ``length`` bytes (signed)."""
+        """A presigned PUT of part ``part_number`` with exactly ``length`` bytes (signed),
+        and its CRC32C ``checksum`` when given (signed: S3 refuses other bytes)."""
         if not is_int(part_number):
             raise ValueError(f"part_number must be an int, not {part_number!r}")
         if not 1 <= part_number <= MAX_PARTS:
@@ -235,10 +249,19 @@ class Signer:
             "PartNumber": part_number,
             "ContentLength": length,
         }
-        return self._presign("upload_part", params, key, {})
+        headers: dict[str, str] = {}
+        _extra_args.sign_checksum(params, headers, checksum)
+        return self._presign("upload_part", params, key, headers)
 
     def complete_multipart(
-        self, key: str, upload_id: str, parts: list, *, expected_size: int, overwrite: bool
+        self,
+        key: str,
+        upload_id: str,
+        parts: list,
+        *,
+        expected_size: int,
+        overwrite: bool,
+        part_checksums: dict[int, str] | None = None,
     ) -> dict:
         """Check the parts S3 holds against what the browser reports, then complete.
 
@@ -246,8 +269,10 @@ class Signer:
         own list of parts must have every reported part with the same ETag, and their
         sizes must add up to ``expected_size``. Either the object is completed, or the
         upload is aborted (nothing half-written stays billed) and ``UploadError`` raised:
-        ``bad-request``, ``size-mismatch``, ``key-exists``, or the S3 error.
-        Returns ``{"etag", "size"}`` of the stored object.
+        ``bad-request``, ``size-mismatch``, ``key-exists``, or the S3 error. With
+        ``part_checksums`` (the CRC32C signed for each part) S3 checks them again, and the
+        total size where it knows ``MpuObjectSize``.
+        Returns ``{"etag", "size", "checksum_crc32c"}`` of the stored object.
         """
         try:
             reported = self._validate_parts(key, parts)
@@ -256,17 +281,17 @@ class Signer:
             if not overwrite and self.exists_if_allowed(key):
                 # Moto and old S3-compatible servers may ignore If-None-Match: check too.
                 raise self._key_exists(key)
-            answer = self._complete(key, upload_id, reported, stored, overwrite)
+            answer = self._complete(key, upload_id, reported, stored, overwrite, part_checksums)
         except UploadError as error:
             if error.code != "unknown-upload":
                 self._abort_quietly(key, upload_id)
             raise
-        try:
-            return {k: v for k, v in self.head(key).items() if k in ("etag", "size")}
-        except UploadError:
-            # The object is stored: a failed HEAD (a write-only role may not HEAD) must not
-            # turn success into an error. The sizes were checked against S3's part list.
-            return {"etag": answer.get("ETag", ""), "size": expected_size}
+        found = {"etag": answer.get("ETag", ""), "size": expected_size}
+        # The object is stored: a failed HEAD (a write-only role may not HEAD) must not
+        # turn success into an error. The sizes were checked against S3's part list.
+        with contextlib.suppress(UploadError):
+            found = {k: v for k, v in self.head(key).items() if k in ("etag", "size")}
+        return {**found, "checksum_crc32c": answer.get("ChecksumCRC32C", "")}
 
     def _validate_parts(self, key: str, parts: object) -> dict[int, str]:
         def bad(problem: str) -> UploadError:
@@ -339,16 +364,22 @@ class Signer:
                 "it is saved.",
             )
 
-    def _complete(self, key, upload_id, reported, stored, overwrite) -> dict:
-        # Complete with S3's own ETags (checked equal above), in part order.
+    def _complete(self, key, upload_id, reported, stored, overwrite, checksums) -> dict:
+        # Complete with S3's own ETags (checked equal above), in part order, and with the
+        # checksums the kernel signed (never the page's word).
+        parts = [{"PartNumber": n, "ETag": stored[n]["ETag"]} for n in reported]
+        for part in parts if checksums else []:
+            if part["PartNumber"] not in checksums:
+                raise UploadError("bad-request", f"Part {part['PartNumber']} was never signed.", "")
+            part["ChecksumCRC32C"] = checksums[part["PartNumber"]]
         request = {
             "Bucket": self.bucket,
             "Key": key,
             "UploadId": upload_id,
-            "MultipartUpload": {
-                "Parts": [{"PartNumber": n, "ETag": stored[n]["ETag"]} for n in reported]
-            },
+            "MultipartUpload": {"Parts": parts},
         }
+        if checksums and supports(self.client, "CompleteMultipartUpload", "MpuObjectSize"):
+            request["MpuObjectSize"] = sum(stored[n]["Size"] for n in reported)
         if not overwrite and supports(self.client, "CompleteMultipartUpload", "IfNoneMatch"):
             request["IfNoneMatch"] = "*"
         try:

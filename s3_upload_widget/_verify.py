@@ -30,7 +30,7 @@ from typing import Any
 import botocore.exceptions as bex
 
 from ._client import error_code, http_status, is_not_found
-from ._errors import UploadError, explain_client_error
+from ._errors import UploadError, explain_client_error, key_exists_error
 from ._values import clean_text
 
 VERIFY_THREADS = 8
@@ -154,6 +154,17 @@ def keys_present(signer: Any, keys: Iterable[str]) -> dict[str, object]:
     rest = [k for k in keys if k not in listed]
     found.update(run_checks({k: partial(signer.exists_if_allowed, k) for k in rest}))
     return found
+
+
+def refuse_if_taken(signer: Any, key: str, found: object = None) -> None:
+    """``UploadError("key-exists")`` when an object is at ``key``; ``found`` is what
+    `keys_present` said of it (None: not looked for yet, so a HEAD now)."""
+    if found is None:
+        found = signer.exists_if_allowed(key)
+    if isinstance(found, BaseException):
+        raise found
+    if found:
+        raise key_exists_error(signer.bucket, key)
 
 
 def run_checks(checks: dict[str, Callable[[], object]]) -> dict[str, object]:

@@ -17,6 +17,7 @@ import traitlets as t
 
 from . import _protocol as P
 from ._options import (
+    DEFAULT_CHECKSUM,
     DEFAULT_CONCURRENCY,
     DEFAULT_EXPIRES_IN,
     DEFAULT_KEY_TEMPLATE,
@@ -108,6 +109,7 @@ class S3UploadWidget(anywidget.AnyWidget):
     part_size = Option(None, help="Bytes per multipart part (None: chosen per file).")
     concurrency = Option(DEFAULT_CONCURRENCY, help="Parts of one file uploaded at the same time.")
     parallel_files = Option(DEFAULT_PARALLEL_FILES, help="Files uploaded at the same time.")
+    checksum = Option(DEFAULT_CHECKSUM, help="'CRC32C': S3 checks every body's bytes; or None.")
 
     _widget_id = t.Unicode(help="Links a widget's views to its controller in the browser.").tag(
         sync=True
@@ -143,6 +145,7 @@ class S3UploadWidget(anywidget.AnyWidget):
         part_size: int | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         parallel_files: int = DEFAULT_PARALLEL_FILES,
+        checksum: str | None = DEFAULT_CHECKSUM,
         extra_args: Any = None,
         **kwargs: Any,
     ) -> None:
@@ -177,6 +180,7 @@ class S3UploadWidget(anywidget.AnyWidget):
             part_size=part_size,
             concurrency=concurrency,
             parallel_files=parallel_files,
+            checksum=checksum,
             **kwargs,
         )
         self._session = UploadSession(
@@ -342,7 +346,7 @@ class S3UploadWidget(anywidget.AnyWidget):
     @t.observe(
         "prefix", "accept", "multiple", "max_size", "max_files", "max_total_files",
         "allow_active_types", "overwrite", "expires_in", "concurrency",
-        "multipart_threshold", "part_size",
+        "multipart_threshold", "part_size", "checksum",
     )  # fmt: skip
     def _config_changed(self, change: t.Bunch) -> None:
         # A change made in Python applies to every signature made after it.
@@ -381,6 +385,7 @@ class S3UploadWidget(anywidget.AnyWidget):
             expires_in=self.expires_in,
             concurrency=self.concurrency,
             extra_args=self._extra_args,
+            checksum=self.checksum,
         )
 
     def _s3_client(self) -> Any:

@@ -194,7 +194,12 @@ def test_a_batch_may_complete_a_multipart_upload_beside_single_puts(s3):
     small = add_many(h, 1)[0]
     big = h.ok(P.ADD_FILES, files=[{"name": "big.bin", "size": 6 * MiB, "type": ""}])["uploads"][0]
     plans = h.ok(P.SIGN_FILES, upload_ids=[small["id"], big["id"]])["results"]
-    assert plans[1]["result"] == {"mode": "multipart", "part_size": 5 * MiB, "part_count": 2}
+    assert plans[1]["result"] == {
+        "mode": "multipart",
+        "part_size": 5 * MiB,
+        "part_count": 2,
+        "checksum": "CRC32C",
+    }
     h.ok(P.SIGN_PARTS, upload_id=big["id"], part_numbers=[1, 2])
     upload = h.session._uploads[big["id"]]
     body = bytes(6 * MiB)

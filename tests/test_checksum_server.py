@@ -19,42 +19,18 @@ import functools
 import http.client
 import random
 import re
-import struct
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
-from e2e.checksum_server import ChecksumS3Server, ChecksumServerUnavailable
 from e2e.s3_servers import MotoS3Server
-from s3rver_server import ci
 
 MiB = 1 << 20
 ORIGIN = "http://127.0.0.1:8888"
 HEADER = "x-amz-checksum-crc32c"
 
 
-# -- an independent CRC32C ------------------------------------------------------------
-@functools.cache
-def _table() -> tuple[int, ...]:
-    table = []
-    for n in range(256):
-        c = n
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return tuple(table)
-
-
-def crc32c(data: bytes) -> int:
-    crc, table = 0xFFFFFFFF, _table()
-    for byte in data:
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-def b64crc(data: bytes) -> str:
-    """S3's form: base64 of the 4-byte big-endian CRC."""
-    return base64.b64encode(struct.pack(">I", crc32c(data))).decode()
+from checksums import b64crc, crc32c, verifying_server  # noqa: E402
 
 
 def test_the_reference_crc32c_matches_published_vectors():
@@ -137,17 +113,8 @@ def error_code(exc: BaseException) -> str:
 # -- fixtures -------------------------------------------------------------------------
 @pytest.fixture(scope="module", params=[False, True], ids=["ministack-crc32c", "c-crc32c"])
 def server(request):
-    s3 = ChecksumS3Server(fast_crc32c=request.param)
-    try:
-        s3.start()
-    except ChecksumServerUnavailable as exc:
-        if ci():
-            pytest.fail(f"the checksum server must run in CI: {exc}", pytrace=False)
-        pytest.skip(f"ministack (tests/ministack) cannot be installed or started here: {exc}")
-    try:
+    with verifying_server(fast_crc32c=request.param) as s3:
         yield s3
-    finally:
-        s3.stop()
 
 
 @pytest.fixture(scope="module")

@@ -301,7 +301,15 @@ def test_http_precondition_failed_is_key_exists_naming_the_key():
     assert KEY in error.message and "overwrite=True" in error.hint
 
 
-@pytest.mark.parametrize("code", ["EntityTooLarge", "BadDigest", "InvalidDigest"])
+@pytest.mark.parametrize("code", ["BadDigest", "XAmzContentChecksumMismatch", "InvalidDigest"])
+def test_a_body_s3_found_damaged_says_the_file_changed_and_what_to_do(code):
+    error = browser(reason="http", status=400, s3_code=code, s3_message="x", part_number=2)
+    assert error.code == "checksum-mismatch"
+    assert "(part 2)" in error.message and "CRC32C" in error.message and code in error.message
+    assert "changed while it was uploading" in error.hint and "upload it again" in error.hint
+
+
+@pytest.mark.parametrize("code", ["EntityTooLarge", "InvalidArgument"])
 def test_http_other_codes_quote_code_message_status_and_part(code):
     error = browser(
         reason="http", status=400, s3_code=code, s3_message="Details from S3.", part_number=3

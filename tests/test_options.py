@@ -46,6 +46,8 @@ BAD_VALUES = [
     ("parallel_files", 0, ["parallel_files", "between 1 and 6", "connections"]),
     ("parallel_files", 7, ["parallel_files", "between 1 and 6"]),
     ("parallel_files", "3", ["parallel_files"]),
+    ("checksum", "crc32c", ["checksum", "'CRC32C' or None", "refuses bytes"]),
+    ("checksum", "MD5", ["checksum", "None turns that off"]),
     ("extra_args", {"SSECustomerKey": "k"}, ["SSE-C", "browser", "SSE-KMS"]),
     ("extra_args", {"StorageClas": "GLACIER"}, ["unknown key", "Did you mean 'StorageClass'?"]),
     ("extra_args", "aws:kms", ["extra_args must be a dict", "callable"]),
@@ -75,6 +77,8 @@ GOOD_VALUES = [
     ("concurrency", 6),
     ("parallel_files", 1),
     ("parallel_files", 6),
+    ("checksum", "CRC32C"),
+    ("checksum", None),
     ("extra_args", None),
     ("extra_args", {"ServerSideEncryption": "aws:kms", "Tagging": {"project": "alpha"}}),
 ]

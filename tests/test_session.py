@@ -271,10 +271,16 @@ def test_multipart_sign_parts_complete(s3):
     h = Harness(s3, multipart_threshold=5 * MiB, part_size=5 * MiB)
     size = 11 * MiB
     record, plan = start_multipart(h, size)
-    assert plan == {"mode": "multipart", "part_size": 5 * MiB, "part_count": 3}
+    assert plan == {
+        "mode": "multipart",
+        "part_size": 5 * MiB,
+        "part_count": 3,
+        "checksum": "CRC32C",
+    }
     parts = h.ok(P.SIGN_PARTS, upload_id=record["id"], part_numbers=[3, 1])["parts"]
     assert [p["part_number"] for p in parts] == [1, 3]
     assert [p["length"] for p in parts] == [5 * MiB, 1 * MiB]
+    h.ok(P.SIGN_PARTS, upload_id=record["id"], part_numbers=[2])
     upload_id = h.session._uploads[record["id"]].s3_upload_id
     etags = []
     for n, length in ((1, 5 * MiB), (2, 5 * MiB), (3, 1 * MiB)):

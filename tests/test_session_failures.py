@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from session_helpers import BUCKET, Harness, MiB, s3, start_multipart
 
-from s3_upload_widget import _diagnose, _parts, _session
+from s3_upload_widget import _diagnose, _parts, _verify
 from s3_upload_widget import _protocol as P
 from s3_upload_widget._errors import UploadError
 
@@ -65,7 +65,7 @@ def test_complete_that_raises_ends_the_record(s3, monkeypatch):
     record = h.add("a.csv", 5)
     h.ok(P.SIGN, upload_id=record["id"])
     s3.put_object(Bucket=BUCKET, Key=record["key"], Body=b"hello")
-    monkeypatch.setattr(_session, "verify_single", kaput)
+    monkeypatch.setattr(_verify, "verify_single", kaput)
     assert_ended(h, h.request(P.COMPLETE, upload_id=record["id"], etag=""))
     assert h.done == []  # no on_upload for an upload that did not finish
 

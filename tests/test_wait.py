@@ -22,6 +22,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from checksums import b64crc
 
 from s3_upload_widget import _shell_pump, _wait
 from s3_upload_widget._wait import wait_for_uploads, wait_for_uploads_async
@@ -369,7 +370,8 @@ class FakeFrontEnd:
         done = []
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         for record, data in zip(added, files.values(), strict=True):
-            signed = self.request(comm_id, "sign", {"upload_id": record["id"]}, subshell)
+            args = {"upload_id": record["id"], "checksum": b64crc(data)}
+            signed = self.request(comm_id, "sign", args, subshell)
             put = urllib.request.Request(
                 signed["url"], data=data, method="PUT", headers=signed["headers"]
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from session_helpers import with_page_checksums
+
 from s3_upload_widget import S3UploadWidget
 
 
@@ -15,6 +17,7 @@ class Wired:
         self._n = 0
 
     def request(self, kind, **args):
+        args = with_page_checksums(kind, args)
         self._n += 1
         self.widget._on_custom_msg(
             self.widget, {"id": str(self._n), "kind": kind, "args": args}, []

@@ -17,6 +17,8 @@ import { FileQueue, Tally, atLeastOne, first, newFile } from "./ledger.js";
 import { answerEach } from "./kernel.js";
 import { transfer } from "./transfer.js";
 import { holdAfterTransfer, pauseFile, resumeFile } from "./pausing.js";
+import { PendingWork } from "./pending.js";
+import { crc32cOfBlob } from "./checksum.js";
 
 export { kernelApi } from "./kernel.js";
 
@@ -53,6 +55,9 @@ export const DEFAULT_SIGN_AHEAD_BYTES = 32 * 1024 * 1024;
  * @property {number} [maxResigns]         re-signs of one expired URL (3)
  * @property {number} [signBatchSize]      parts per "sign-parts" request (= concurrency)
  * @property {number} [progressIntervalMs] at most one api.progress per interval (250)
+ * @property {string | null} [checksum]    "CRC32C": files below multipartThreshold are signed
+ *                                         with their CRC32C (the widget's `checksum`; null: off)
+ * @property {number} [multipartThreshold] the widget's `multipart_threshold` (Infinity)
  * @property {(id: string, state: FileState) => void} [onChange]
  * @property {() => number} [now]
  * @property {() => number} [random]
@@ -73,6 +78,8 @@ export class UploadEngine {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.maxResigns = options.maxResigns ?? DEFAULT_MAX_RESIGNS;
     this.signBatchSize = options.signBatchSize ?? this.concurrency;
+    this.checksum = options.checksum ?? null;
+    this.multipartThreshold = options.multipartThreshold ?? Infinity;
     this.onChange = options.onChange ?? (() => {});
     this.now = options.now ?? (() => Date.now());
     this.random = options.random ?? Math.random;
@@ -90,11 +97,8 @@ export class UploadEngine {
     this._moving = new Set();
     /** @type {Set<EngineFile>} paused files, out of every queue (pausing.js) */
     this._held = new Set();
-    /** @type {Set<Promise<void>>} kernel requests still out (for whenIdle) */
-    this._requests = new Set();
     this._unfinished = 0;
-    /** @type {(() => void)[]} whenIdle callers */
-    this._idle = [];
+    this._pending = new PendingWork(() => this._unfinished > 0);
     this._pumping = false;
     this._pumpAgain = false;
     this._tally = new Tally();
@@ -210,10 +214,8 @@ export class UploadEngine {
   }
 
   /** Resolves once no file is queued or running and no kernel request is out. */
-  async whenIdle() {
-    while (this._unfinished > 0 || this._requests.size > 0) {
-      await new Promise((resolve) => this._idle.push(() => resolve(undefined)));
-    }
+  whenIdle() {
+    return this._pending.whenIdle();
   }
 
   // --- Scheduling -----------------------------------------------------------------
@@ -250,7 +252,7 @@ export class UploadEngine {
           this._ahead.add(file);
           this._aheadBytes += file.state.total;
           this._update(file, { status: "signing" });
-          this._signer.add(file.id, file);
+          this._toSign(file);
         }
       } while (this._pumpAgain);
     } finally {
@@ -271,11 +273,29 @@ export class UploadEngine {
   }
 
   /**
+   * Into the next "sign-files" batch; a file that goes as a single PUT gets its CRC32C
+   * first (the kernel signs it, and S3 refuses bytes that do not match it).
+   * @param {EngineFile} file
+   */
+  _toSign(file) {
+    if (!this.checksum || file.checksum || file.blob.size >= this.multipartThreshold) {
+      this._signer.add(file.id, file);
+      return;
+    }
+    this._track(() => crc32cOfBlob(file.blob).then(
+      (sum) => { if (!file.stopped) this._signer.add(file.id, Object.assign(file, { checksum: sum })); },
+      (err) => { if (!file.stopped) this._fail(file, err); }, // e.g. the file was deleted meanwhile
+    ), true);
+  }
+
+  /**
    * One "sign-files" request: signed files wait for a slot.
    * @param {EngineFile[]} files
    */
   async _signFiles(files) {
-    await answerEach("sign-files", files, () => this.api.signFiles(files.map((f) => f.id)), {
+    const hashed = files.filter((f) => f.checksum);
+    const sums = hashed.length ? Object.fromEntries(hashed.map((f) => [f.id, f.checksum])) : undefined;
+    await answerEach("sign-files", files, () => this.api.signFiles(files.map((f) => f.id), sums), {
       fail: (file, err) => this._fail(file, err),
       ok: (file, entry) => {
         file.plan = entry.result;
@@ -350,7 +370,7 @@ export class UploadEngine {
     if (status !== "cancelled") this._reporter.flush();
     if (--this._unfinished === 0) this._rate.reset();
     this._pump();
-    this._checkIdle();
+    this._pending.check();
   }
 
   /**
@@ -381,32 +401,12 @@ export class UploadEngine {
   }
 
   /**
-   * Run a kernel request that whenIdle waits for; its failure is handled inside it
-   * (or changes nothing: the kernel may be gone).
-   * @param {() => any} request
-   * @param {boolean} [report] log a failure (a bug of ours) instead of ignoring it
-   * @returns {Promise<void>}
+   * Run a kernel request (or other work) that whenIdle waits for (see pending.js).
+   * @param {() => any} work
+   * @param {boolean} [report]
    */
-  _track(request, report = false) {
-    let promise;
-    try {
-      promise = Promise.resolve(request());
-    } catch (err) {
-      promise = Promise.reject(err);
-    }
-    const done = promise
-      .then(() => {}, (err) => { if (report) console.error("s3-upload-widget: engine bug", err); })
-      .finally(() => {
-        this._requests.delete(done);
-        this._checkIdle();
-      });
-    this._requests.add(done);
-    return done;
-  }
-
-  _checkIdle() {
-    if (this._unfinished > 0 || this._requests.size > 0 || !this._idle.length) return;
-    this._idle.splice(0).forEach((resolve) => resolve());
+  _track(work, report = false) {
+    return this._pending.track(work, report);
   }
 
   // --- Progress -----------------------------------------------------------------------

@@ -17,7 +17,9 @@ import {
 
 /**
  * What the kernel signed for one file ("sign", or one entry of "sign-files").
- * @typedef {(SignedRequest & {mode: "single"}) | {mode: "multipart", part_size: number, part_count: number}} SignPlan
+ * `checksum` of a multipart plan: "CRC32C" when every part must be signed with its checksum.
+ * @typedef {(SignedRequest & {mode: "single"}) |
+ *           {mode: "multipart", part_size: number, part_count: number, checksum?: string}} SignPlan
  */
 
 /** @typedef {{etag: string} | {parts: {part_number: number, etag: string}[]}} CompletePayload */
@@ -42,12 +44,13 @@ import {
  * The kernel, as the engine sees it. Each method sends one request of _protocol.py and
  * resolves with its `result` (or rejects with KernelError / KernelTimeoutError).
  * @typedef {object} Api
- * @property {(ids: string[]) => Promise<{results: SignFileResult[]}>} signFiles
- *            1..MAX_FILES_PER_BATCH distinct ids
+ * @property {(ids: string[], checksums?: Record<string, string>) => Promise<{results: SignFileResult[]}>} signFiles
+ *            1..MAX_FILES_PER_BATCH distinct ids; `checksums`: the CRC32C of each file that goes as a single PUT
  * @property {(items: CompleteItem[]) => Promise<{results: CompleteFileResult[]}>} completeFiles
  *            1..MAX_FILES_PER_BATCH distinct uploads
- * @property {(id: string) => Promise<SignPlan>} sign   signs a single PUT again (its URL expired)
- * @property {(id: string, partNumbers: number[]) => Promise<import("./multipart.js").SignedParts>} signParts
+ * @property {(id: string, checksum?: string) => Promise<SignPlan>} sign   signs a single PUT again (its URL expired)
+ * @property {(id: string, partNumbers: number[], checksums?: string[]) => Promise<import("./multipart.js").SignedParts>} signParts
+ *            `checksums`: each part's CRC32C, in the order of `partNumbers`
  * @property {(id: string, payload: CompletePayload) => Promise<{record: UploadRecord}>} [complete]
  *            one file (the engine completes through completeFiles)
  * @property {(id: string, error: FailureDetail) => Promise<{record: UploadRecord}>} fail
@@ -65,10 +68,11 @@ import {
  */
 export function kernelApi(rpc) {
   return {
-    signFiles: (ids) => rpc.request(SIGN_FILES, { upload_ids: ids }),
+    signFiles: (ids, checksums) => rpc.request(SIGN_FILES, { upload_ids: ids, ...(checksums && { checksums }) }),
     completeFiles: (items) => rpc.request(COMPLETE_FILES, { uploads: items }),
-    sign: (id) => rpc.request(SIGN, { upload_id: id }),
-    signParts: (id, partNumbers) => rpc.request(SIGN_PARTS, { upload_id: id, part_numbers: partNumbers }),
+    sign: (id, checksum) => rpc.request(SIGN, { upload_id: id, ...(checksum && { checksum }) }),
+    signParts: (id, partNumbers, checksums) =>
+      rpc.request(SIGN_PARTS, { upload_id: id, part_numbers: partNumbers, ...(checksums && { checksums }) }),
     complete: (id, payload) => rpc.request(COMPLETE, { upload_id: id, ...payload }),
     fail: (id, error) => rpc.request(FAIL, { upload_id: id, error }),
     cancel: (id) => rpc.request(CANCEL, { upload_id: id }),

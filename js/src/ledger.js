@@ -54,6 +54,7 @@ import { TransferMeter } from "./progress.js";
  * @property {boolean} paused              paused by the person or w.pause(): waits, keeps what S3 holds
  * @property {boolean} admitted            taken from the queue once (a resumed file may be queued twice)
  * @property {import("./protocol.js").Status} pausedFrom  the status it had when paused
+ * @property {string} checksum            the whole file's CRC32C ("" until computed; single PUTs only)
  * @property {Map<number, string>} stored  ETag of each part S3 stored (0: the single PUT), kept
  *           across pauses so that a resumed file sends only what is missing
  */
@@ -79,7 +80,7 @@ export function newFile(id, blob, now) {
   };
   return {
     id, blob, state, controller: null, stopped: false, meter: new TransferMeter(blob.size, now),
-    plan: null, paused: false, admitted: false, pausedFrom: "queued", stored: new Map(),
+    plan: null, paused: false, admitted: false, pausedFrom: "queued", stored: new Map(), checksum: "",
   };
 }
 

@@ -118,14 +118,18 @@ function decodeXmlEntities(text) {
   return text.replace(/&(lt|gt|quot|apos|amp);/g, (_, name) => ENTITIES[name]);
 }
 
+/** S3's 400s for a body that does not match its checksum: damaged on the way, so sent again. */
+const DAMAGED_BODY = new Set(["BadDigest", "XAmzContentChecksumMismatch"]);
+
 /**
  * HTTP statuses worth another try: S3's 500/503 (InternalError, SlowDown),
- * 408/429, and S3's 400 RequestTimeout (the connection idled mid-body).
+ * 408/429, S3's 400 RequestTimeout (the connection idled mid-body), and a body
+ * S3 found damaged (its checksum differs: the file is read again for the retry).
  * @param {number} status
  * @param {string} code
  */
 export function isRetryableStatus(status, code = "") {
-  return status >= 500 || status === 408 || status === 429 || code === "RequestTimeout";
+  return status >= 500 || status === 408 || status === 429 || code === "RequestTimeout" || DAMAGED_BODY.has(code);
 }
 
 /**

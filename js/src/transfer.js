@@ -5,7 +5,8 @@
  * retries (put.js), and the file's byte counts on the way. The engine decides when a
  * file goes; this moves it and returns what "complete-files" needs.
  */
-import { uploadParts } from "./multipart.js";
+import { partBounds, uploadParts } from "./multipart.js";
+import { crc32cOfBlob } from "./checksum.js";
 import { Stopped, putWithRetry } from "./put.js";
 import { checkSingle, halted } from "./ledger.js";
 
@@ -53,7 +54,7 @@ export async function transfer(file, env) {
 /** @param {EngineFile} file @param {TransferEnv} env */
 async function uploadSingle(file, env) {
   const signed = checkSingle(file.plan);
-  const resign = async () => checkSingle(await call(file, () => env.api.sign(file.id)));
+  const resign = async () => checkSingle(await call(file, () => env.api.sign(file.id, file.checksum)));
   env.planned(1);
   const size = file.blob.size;
   const stored = file.stored.get(0);
@@ -67,14 +68,25 @@ async function uploadSingle(file, env) {
 
 /**
  * @param {EngineFile} file
- * @param {{part_size: number, part_count: number}} plan
+ * @param {{part_size: number, part_count: number, checksum?: string}} plan
  * @param {TransferEnv} env
  */
-async function uploadMultipart(file, { part_size: partSize, part_count: partCount }, env) {
+async function uploadMultipart(file, { part_size: partSize, part_count: partCount, checksum }, env) {
   env.planned(partCount);
+  /** @param {number[]} numbers */
+  const signParts = async (numbers) => {
+    // Each part's CRC32C is signed with it: S3 refuses the part if a byte changed on the way.
+    /** @type {string[] | undefined} */
+    let sums;
+    if (checksum) {
+      sums = [];
+      for (const n of numbers) sums.push(await crc32cOfBlob(file.blob.slice(...partBounds(file.blob.size, partSize, n))));
+    }
+    return call(file, () => env.api.signParts(file.id, numbers, sums));
+  };
   const parts = await uploadParts({
     blob: file.blob, partSize, partCount, concurrency: env.concurrency, batchSize: env.signBatchSize,
-    signParts: (numbers) => call(file, () => env.api.signParts(file.id, numbers)),
+    signParts,
     putPart: (job) => putWithRetry(job, putContext(file, job.partNumber, env)),
     partDone: (n, length) => partDone(file, n, length, env),
     shouldStop: () => halted(file), stored: file.stored,

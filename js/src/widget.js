@@ -61,6 +61,8 @@ class Controller {
       // The kernel checked it (1..6) and always syncs it: its default is written there.
       concurrency: model.get("concurrency"),
       parallelFiles: parallelFiles(model),
+      checksum: model.get("checksum") ?? null,
+      multipartThreshold: model.get("multipart_threshold") ?? Infinity,
       onChange: (id, state) => this._broadcast((view) => view.updateFile(id, state)),
     });
     // A record the kernel forgot (w.clear()) leaves the engine's totals too.
@@ -79,6 +81,13 @@ class Controller {
       this.engine.parallelFiles = parallelFiles(model);
     };
     model.on("change:parallel_files", this._onParallelFiles);
+    // Which files the page hashes before "sign-files": the kernel's rules, as they are now.
+    this._onChecksumRules = () => {
+      this.engine.checksum = model.get("checksum") ?? null;
+      this.engine.multipartThreshold = model.get("multipart_threshold") ?? Infinity;
+    };
+    model.on("change:checksum", this._onChecksumRules);
+    model.on("change:multipart_threshold", this._onChecksumRules);
     this.rpc.request(P.HELLO, { origin: globalThis.location?.origin ?? "" }).catch(() => {});
   }
 
@@ -169,6 +178,9 @@ class Controller {
   dispose() {
     this.model.off("msg:custom", this._onMessage);
     this.model.off("change:concurrency", this._onConcurrency);
+    this.model.off("change:parallel_files", this._onParallelFiles);
+    this.model.off("change:checksum", this._onChecksumRules);
+    this.model.off("change:multipart_threshold", this._onChecksumRules);
     this.engine.cancelAll();
     this.rpc.close();
   }
