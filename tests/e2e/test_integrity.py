@@ -1,0 +1,65 @@
+"""Integrity checked by S3, in a real browser: a part and a single PUT damaged on the way
+(one byte flipped by NetProxy) are refused by an S3 that verifies checksums (ministack,
+tests/e2e/checksum_server.py), the page sends them again from the file, and the objects
+end byte-identical, with the CRC32C S3 holds in the record."""
+
+from __future__ import annotations
+
+import pytest
+from checksums import b64crc, verifying_server
+
+from .netproxy_faults import PART, corrupt
+from .support import make_random_file, sha256_bytes, sha256_file
+from .widget_helpers import MiB, open_widget, wait_final
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def verifying_s3():
+    with verifying_server() as server:
+        yield server
+
+
+def test_damaged_bytes_are_refused_by_s3_and_sent_again(
+    proxied_nb, proxy, verifying_s3, notebook_name, tmp_path
+):
+    nb = proxied_nb
+    bucket = verifying_s3.make_bucket(cors_origins=[nb.origin])
+    big = make_random_file(tmp_path / "big.bin", 12 * MiB + 777, seed="integrity-big")
+    small = make_random_file(tmp_path / "small.csv", 300_000, seed="integrity-small")
+    proxy.clear()
+    proxy.faults(
+        [
+            corrupt(method="PUT", query=PART, times=1, fraction=0.3),
+            corrupt(method="PUT", when=lambda head: PART not in head.query, times=1),
+        ]
+    )
+    kwargs = ", multipart_threshold=5 * 1024**2, part_size=5 * 1024**2"
+    open_widget(nb, notebook_name, bucket, kwargs, endpoint=verifying_s3.endpoint_url)
+    nb.pick_files(0, [big, small])
+    records = {r["name"]: r for r in wait_final(nb, 2, timeout=120)}
+    proxy.faults([])
+
+    for path in (big, small):
+        record = records[path.name]
+        assert record["status"] == "done", record
+        assert sha256_bytes(verifying_s3.get_bytes(bucket, record["key"])) == sha256_file(path)
+        head = verifying_s3.client().head_object(
+            Bucket=bucket, Key=record["key"], ChecksumMode="ENABLED"
+        )
+        assert head["ChecksumCRC32C"] == record["checksum_crc32c"]
+    assert records["small.csv"]["checksum_crc32c"] == b64crc(small.read_bytes())
+    assert records["big.bin"]["checksum_crc32c"].endswith("-3")
+
+    puts = [r for r in proxy.settle() if r.method == "PUT"]
+    damaged = [r for r in puts if r.fault == "corrupt"]
+    assert len(damaged) == 2, [(r.path, r.fault, r.status) for r in puts]
+    for bad in damaged:
+        assert bad.status == 400, bad  # S3 refused the damaged body: BadDigest
+        path = bad.path.partition("?")[0]
+        again = [r for r in puts if r.path.partition("?")[0] == path and r.started > bad.started]
+        if bad.is_part:
+            number = bad.path.split(PART)[1].split("&")[0]
+            again = [r for r in again if f"{PART}{number}&" in r.path + "&"]
+        assert any(r.status == 200 for r in again), (bad.path, [(r.path, r.status) for r in again])
