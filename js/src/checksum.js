@@ -20,6 +20,9 @@ export const CRC32C_POLYNOMIAL = 0x82f63b78;
 /** Bytes read from the Blob at a time: one chunk in memory, one being read. */
 export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 
+/** @type {ReturnType<typeof createCRC32> | undefined} */
+let sharedHasher;
+
 /**
  * The CRC32C of `blob` (a File, or a part of one from `File.slice`), read `chunkSize`
  * bytes at a time, the next chunk read while the current one is hashed.
@@ -31,6 +34,16 @@ export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 export async function crc32cOfBlob(blob, { chunkSize = DEFAULT_CHUNK_SIZE, signal } = {}) {
   if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
     throw new RangeError(`chunkSize must be a positive integer, not ${chunkSize}`);
+  }
+  if (blob.size <= chunkSize) {
+    // One read, then init/update/digest with no await between them: one shared hasher
+    // serves every small body (thousands of small files would otherwise each make one).
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    const shared = await (sharedHasher ??= createCRC32(CRC32C_POLYNOMIAL));
+    signal?.throwIfAborted();
+    shared.init();
+    shared.update(bytes);
+    return toBase64(shared.digest("binary"));
   }
   const hasher = await createCRC32(CRC32C_POLYNOMIAL);
   hasher.init();

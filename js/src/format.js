@@ -53,3 +53,17 @@ export function percent(loaded, total) {
   const p = Math.floor((100 * loaded) / total);
   return Math.max(0, Math.min(loaded >= total ? 100 : 99, p));
 }
+
+// C0 and C1 controls, DEL, and the bidirectional controls that reorder what follows them
+// (a name "txt.exe\u202Efdp" would read as "...pdf.exe").
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * A file name as a row shows it: every control or bidi character made visible as
+ * `⟨U+XXXX⟩`, so a name can neither hide characters nor reorder how it reads.
+ * @param {string} name
+ * @returns {string}
+ */
+export function visibleName(name) {
+  return String(name).replace(INVISIBLE, (c) => `⟨U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}⟩`);
+}

@@ -7,7 +7,7 @@
  * merged with the engine's live progress. Each draw touches only the rows marked
  * changed (by the record store or the engine), never every record.
  */
-import { formatBytes, formatDuration, formatSpeed, percent } from "./format.js";
+import { formatBytes, formatDuration, formatSpeed, percent, visibleName } from "./format.js";
 import { FINAL_STATUSES } from "./protocol.js";
 
 /** Above this many records, rows collapse into the batch line. */
@@ -317,8 +317,8 @@ function drawRow(parts, record, live, status) {
   const error = record.error || (live?.status === "error" ? live.error : "") || "";
   const p = status === "done" ? 100 : percent(loaded, record.size);
   if (parts.row.dataset.status !== status) parts.row.dataset.status = status;
-  setText(parts.name, record.name);
-  const title = record.key ? `s3://${record.bucket}/${record.key}` : record.name;
+  setText(parts.name, visibleName(record.name));
+  const title = record.key ? `s3://${record.bucket}/${record.key}` : visibleName(record.name);
   if (parts.name.title !== title) parts.name.title = title;
   setText(parts.size, formatBytes(record.size));
   // A transform, not width: it needs no layout, so a busy upload costs the page little.

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { formatBytes, formatDuration, formatSpeed, percent } from "../src/format.js";
+import { formatBytes, formatDuration, formatSpeed, percent, visibleName } from "../src/format.js";
 
 test("formatBytes uses decimal units", () => {
   assert.equal(formatBytes(0), "0 B");
@@ -33,4 +33,12 @@ test("percent never says 100 before the end", () => {
   assert.equal(percent(1000, 1000), 100);
   assert.equal(percent(2000, 1000), 100);
   assert.equal(percent(-5, 1000), 0);
+});
+
+test("visibleName shows control and bidi characters instead of obeying them", () => {
+  assert.equal(visibleName("report.csv"), "report.csv");
+  assert.equal(visibleName("txt.exe\u202Efdp"), "txt.exe⟨U+202E⟩fdp");
+  assert.equal(visibleName("a\nb\u0000c\u007f"), "a⟨U+000A⟩b⟨U+0000⟩c⟨U+007F⟩");
+  assert.equal(visibleName("\u2066x\u2069 \u200f"), "⟨U+2066⟩x⟨U+2069⟩ ⟨U+200F⟩");
+  assert.equal(visibleName("données été 日本.csv"), "données été 日本.csv");
 });

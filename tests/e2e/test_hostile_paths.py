@@ -141,6 +141,10 @@ def test_hostile_names_in_a_dropped_folder_stay_under_the_prefix(
     for refused in [r for r in records if r["status"] == "error"]:
         assert row(nb, refused["id"]).get_attribute("data-status") == "error"
         assert row(nb, refused["id"]).locator(".s3uw-error").text_content() == refused["error"]
+    # The rows show control and bidi characters instead of obeying them.
+    shown = nb.widget(0).locator(".s3uw-name").all_text_contents()
+    assert not any(set(name) & {"\u202e", "\x01", "\x1b", "\x7f"} for name in shown), shown
+    assert "e⟨U+202E⟩csv.txt" in shown and "ctl⟨U+0001⟩⟨U+001B⟩⟨U+007F⟩name.csv" in shown, shown
 
 
 def test_crafted_paths_from_the_page_stay_under_the_prefix(
