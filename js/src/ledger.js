@@ -59,7 +59,8 @@ import { StallGroup } from "./stall.js";
  * @property {import("./protocol.js").Status} pausedFrom  the status it had when paused
  * @property {Map<number, string>} stored  ETag of each part S3 stored (0: the single PUT), kept
  *           across pauses so that a resumed file sends only what is missing
- * @property {StallGroup} stalls           its requests in flight, which judge each other's stalls
+ * @property {StallGroup} stalls           its requests (in flight, and recently stored),
+ *           which judge each other's stalls
  * @property {number} networkWaits         its requests waiting for the network
  */
 

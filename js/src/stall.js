@@ -1,57 +1,57 @@
 // @ts-check
 /**
- * This file owns judging a request stalled by its siblings: the requests of one file in
- * flight together (a StallGroup) see the same network, so when they move and one does
- * not, that one is stuck (a dead connection, a server that stopped reading) and is cut
- * long before the absolute stall timeout. Everybody moving slowly is not a stall: the
- * limit grows with the gaps between the siblings' progress events, and a request is
- * judged only while its siblings moved recently. Pure: times are passed in.
- */
-
-/** A request idle for less than this is never cut by its siblings (ms). */
-export const STALL_FLOOR_MS = 5000;
-/** Cut at this many times the siblings' usual gap between progress events. */
-export const STALL_FACTOR = 4;
-/** Gaps between progress events kept (of all members, newest last). */
-const GAPS_KEPT = 64;
-
-/**
- * One request of the group: when it joined and when it last moved.
- * @typedef {{joined: number, last: number}} StallMember
- */
-
-/**
- * The requests of one file in flight, their progress and their durations.
+ * This file owns judging a request stalled by its siblings: the requests of one file
+ * (a StallGroup) go over the same network, so when one that started later has already
+ * been stored and this one still moves nothing, this one is stuck (a dead connection, a
+ * server that stopped reading) and is cut long before the absolute stall timeout.
+ * Everybody moving slowly is not a stall: nobody overtakes anybody. Pure: times are
+ * passed in.
  *
- * The rule: a member idle (no byte moving either way) for at least
- * `limit = max(floorMs, factor × p90 of the recent gaps between progress events)` is
- * stalled when another member moved after it and within `limit / 2` of now (its siblings
- * are moving, so the network is fine). With no sibling moving, it is stalled only once
- * idle for `factor × the median duration of the group's finished requests` too (the
- * file's last part stuck on a dead connection), never before one finished: a network
- * that stopped for everybody is the NetworkWatch's business (network.js), not a stall.
+ * Why overtaking and not the gaps between progress events: Chromium reports upload
+ * progress as the body enters its buffers (the socket's send buffer holds megabytes), so
+ * a 5 MiB part at 1 MB/s reads 100% after ~1.3 s and then shows nothing for ~4 s until
+ * S3 answers; on a slower link that silence is longer. A healthy request and a stuck one
+ * look the same from the page until a sibling finishes.
  */
+
+/** A request idle (no byte moving either way) for less than this is never cut (ms). */
+export const STALL_FLOOR_MS = 5000;
+/**
+ * Overtaken: cut once it has run this many times as long as a sibling that started
+ * after it and was stored (one at least as long).
+ */
+export const OVERTAKEN_FACTOR = 2;
+/** Alone (no sibling in flight): cut after this many times the siblings' duration. */
+export const ALONE_FACTOR = 4;
+/** Finished requests remembered. */
+const KEPT = 64;
+
+/**
+ * @typedef {{joined: number, last: number, length: number}} StallMember  a request in flight
+ * @typedef {{joined: number, duration: number, length: number}} Finished  a request S3 stored
+ */
+
+/** The requests of one file: those in flight and the recent ones S3 stored. */
 export class StallGroup {
-  /** @param {{floorMs?: number, factor?: number}} [options] */
-  constructor({ floorMs = STALL_FLOOR_MS, factor = STALL_FACTOR } = {}) {
+  /** @param {{floorMs?: number, overtakenFactor?: number, aloneFactor?: number}} [options] */
+  constructor({ floorMs = STALL_FLOOR_MS, overtakenFactor = OVERTAKEN_FACTOR, aloneFactor = ALONE_FACTOR } = {}) {
     this.floorMs = floorMs;
-    this.factor = factor;
+    this.overtakenFactor = overtakenFactor;
+    this.aloneFactor = aloneFactor;
     /** @type {Set<StallMember>} */
     this.members = new Set();
-    /** @type {number[]} */
-    this.gaps = [];
-    /** @type {number[]} durations of requests that got an answer (ms) */
-    this.durations = [];
-    this.pastMove = -Infinity; // last progress of a member that left
+    /** @type {Finished[]} oldest first */
+    this.finished = [];
   }
 
   /**
-   * A request starts.
+   * A request of `length` body bytes starts.
    * @param {number} now
+   * @param {number} length
    * @returns {StallMember}
    */
-  join(now) {
-    const member = { joined: now, last: now };
+  join(now, length) {
+    const member = { joined: now, last: now, length };
     this.members.add(member);
     return member;
   }
@@ -62,68 +62,45 @@ export class StallGroup {
    * @param {number} now
    */
   moved(member, now) {
-    const gap = now - member.last;
-    if (gap > 0) {
-      this.gaps.push(gap);
-      if (this.gaps.length > GAPS_KEPT) this.gaps.shift();
-    }
     member.last = Math.max(member.last, now);
   }
 
   /**
-   * A request ended; `answered`: it got an HTTP answer (its duration counts).
+   * A request ended; `stored`: S3 answered 2xx (its duration is a yardstick).
    * @param {StallMember} member
    * @param {number} now
-   * @param {boolean} answered
+   * @param {boolean} stored
    */
-  leave(member, now, answered) {
-    if (!this.members.delete(member)) return;
-    this.pastMove = Math.max(this.pastMove, member.last);
-    if (answered) {
-      this.durations.push(now - member.joined);
-      if (this.durations.length > GAPS_KEPT) this.durations.shift();
-    }
-  }
-
-  /** The idle time that stalls a member whose siblings move (ms). */
-  limitMs() {
-    return Math.max(this.floorMs, this.factor * quantile(this.gaps, 0.9));
+  leave(member, now, stored) {
+    if (!this.members.delete(member) || !stored) return;
+    this.finished.push({ joined: member.joined, duration: now - member.joined, length: member.length });
+    if (this.finished.length > KEPT) this.finished.shift();
   }
 
   /**
-   * Whether `member` is stalled at `now`.
+   * Whether `member` is stalled at `now`: idle for floorMs at least, and running for
+   * OVERTAKEN_FACTOR times as long as the siblings that started after it and were
+   * stored (the median of them); with none of those and no sibling in flight, for
+   * ALONE_FACTOR times as long as the stored ones. Only siblings at least as long count.
    * @param {StallMember} member
    * @param {number} now
    */
   stalled(member, now) {
-    const idle = now - member.last;
-    if (idle < this.floorMs) return false;
-    const limit = this.limitMs();
-    if (idle < limit) return false;
-    if (this._othersMoving(member, now, limit / 2)) return true;
-    return this.durations.length > 0 && idle >= this.factor * quantile(this.durations, 0.5);
-  }
-
-  /**
-   * @param {StallMember} member
-   * @param {number} now
-   * @param {number} recentMs
-   */
-  _othersMoving(member, now, recentMs) {
-    const moved = (/** @type {number} */ t) => t > member.last && now - t < recentMs;
-    if (moved(this.pastMove)) return true;
-    for (const other of this.members) if (other !== member && moved(other.last)) return true;
-    return false;
+    if (now - member.last < this.floorMs) return false;
+    const yardsticks = this.finished.filter((f) => f.length >= member.length);
+    const elapsed = now - member.joined;
+    const overtakers = yardsticks.filter((f) => f.joined > member.joined).map((f) => f.duration);
+    if (overtakers.length) return elapsed >= this.overtakenFactor * median(overtakers);
+    if (this.members.size > 1 || !yardsticks.length) return false;
+    return elapsed >= this.aloneFactor * median(yardsticks.map((f) => f.duration));
   }
 }
 
 /**
- * @param {number[]} values
- * @param {number} q in [0, 1]
- * @returns {number} 0 when there are none
+ * @param {number[]} values  not empty
+ * @returns {number}
  */
-export function quantile(values, q) {
-  if (!values.length) return 0;
+export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return sorted[Math.floor((sorted.length - 1) / 2)];
 }

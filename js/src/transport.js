@@ -51,8 +51,8 @@ const TRANSPORT_MESSAGES = {
  * @property {(loaded: number) => void} [onProgress] bytes of `body` sent so far
  * @property {AbortSignal} [signal]
  * @property {number} [stallTimeoutMs]          abort when no progress for this long (0: never)
- * @property {import("./stall.js").StallGroup} [stallGroup]  the file's requests in flight:
- *           abort much sooner when they move and this one does not
+ * @property {import("./stall.js").StallGroup} [stallGroup]  the file's requests: abort much
+ *           sooner when one that started later was stored and this one moves nothing
  * @property {(waiting: boolean) => void} [onWaiting]  network.js: the request waits for the network
  */
 
@@ -110,19 +110,19 @@ function xhrPut(request, env) {
     const xhr = new Xhr();
     let settled = false;
     let lastProgressAt = env.now();
-    const member = stallGroup?.join(lastProgressAt);
+    const member = stallGroup?.join(lastProgressAt, body.size);
     /** @type {unknown} */
     let stallTimer = null;
 
     /**
      * @param {() => void} action
-     * @param {boolean} [answered] an HTTP answer came
+     * @param {boolean} [stored] S3 answered 2xx
      */
-    const settle = (action, answered = false) => {
+    const settle = (action, stored = false) => {
       if (settled) return;
       settled = true;
       if (stallTimer !== null) env.clearTimeout(stallTimer);
-      if (member) stallGroup?.leave(member, env.now(), answered);
+      if (member) stallGroup?.leave(member, env.now(), stored);
       signal?.removeEventListener("abort", onAbort);
       action();
     };
@@ -175,7 +175,7 @@ function xhrPut(request, env) {
         etag: xhr.getResponseHeader("ETag"),
         body: ok ? "" : String(xhr.responseText ?? ""),
       });
-    }, !!xhr.status);
+    }, xhr.status >= 200 && xhr.status < 300);
     xhr.onerror = () => settle(() => reject(new TransportError("network")));
     xhr.ontimeout = xhr.onerror;
     xhr.onabort = () => settle(() => reject(new TransportError(signal?.aborted ? "aborted" : "network")));
