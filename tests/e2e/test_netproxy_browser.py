@@ -5,50 +5,12 @@ shaped, and lands whole in moto."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-
 import pytest
 
-from .browser import ConsoleLog, NotebookDriver, launch_browser
-from .netproxy import NetProxy
 from .support import make_random_file, sha256_bytes, sha256_file
 from .widget_helpers import MiB, assert_multipart_stored, open_widget, wait_final
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def proxy():
-    with NetProxy(seed=0) as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def proxied_browser(playwright_instance, proxy):
-    home = Path(tempfile.mkdtemp(prefix="s3uw-e2e-chromium-proxied-"))
-    browser = launch_browser(playwright_instance, home=home, proxy_port=proxy.port)
-    yield browser
-    browser.close()
-    shutil.rmtree(home, ignore_errors=True)
-
-
-@pytest.fixture
-def proxied_nb(proxied_browser, jupyter, request):
-    """A NotebookDriver on a page at http://localhost:PORT in the proxied browser (with
-    the failure artifacts of conftest's hook)."""
-    context = proxied_browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    request.node._s3uw_console = ConsoleLog(page)
-    request.node._s3uw_page = page
-    request.node._s3uw_jupyter = jupyter
-    driver = NotebookDriver(page, jupyter, host="localhost")
-    yield driver
-    if driver.name:
-        driver.shutdown_kernel()
-    context.close()
 
 
 def test_upload_crosses_the_shaped_proxy(proxied_nb, proxy, s3, notebook_name, tmp_path):
@@ -89,4 +51,3 @@ def test_upload_crosses_the_shaped_proxy(proxied_nb, proxy, s3, notebook_name, t
     assert counts["part_puts"] == 2 and counts["preflights"] >= 1, counts
     start, end = proxy.transfer_window()
     assert end - start >= 1.2, (start, end)  # the cap held with Chromium as the client
-    proxy.shape()
