@@ -69,10 +69,11 @@ test-js: $(JS_STAMP)
 	cd js && npm test
 
 test-py: install $(BUNDLE) $(S3RVER_STAMP) $(MINISTACK_STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow_link" $(PYTEST_ARGS)
 
 bench: install chromium
 	$(PY) -m benchmarks.run && $(PY) -m benchmarks.many_files && $(PY) -m benchmarks.kernel_rtt
+	$(PY) -m pytest -m slow_link -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) js/node_modules tests/s3rver/node_modules tests/ministack/.venv s3_upload_widget/static .pytest_cache

@@ -10,6 +10,7 @@
  */
 import { KernelError, MAX_FILES_PER_BATCH } from "./protocol.js";
 import { limitRequests } from "./transport.js";
+import { rideOutages } from "./network.js";
 import { ProgressReporter, RateMeter } from "./progress.js";
 import { DEFAULT_MAX_RESIGNS, DEFAULT_RETRY, describeFailure, failureOf } from "./put.js";
 import { Batcher } from "./batcher.js";
@@ -51,6 +52,7 @@ export const DEFAULT_SIGN_AHEAD_BYTES = 32 * 1024 * 1024;
  * @property {number} [batchesInFlight]    requests of each of those kinds out at once (2)
  * @property {number} [signAheadBytes]     see DEFAULT_SIGN_AHEAD_BYTES
  * @property {number} [stallTimeoutMs]     (60000)
+ * @property {import("./network.js").NetworkWatch} [network]  hears the browser's online/offline events
  * @property {Partial<import("./put.js").RetryOptions>} [retry]
  * @property {number} [maxResigns]         re-signs of one expired URL (3)
  * @property {number} [signBatchSize]      parts per "sign-parts" request (= concurrency)
@@ -68,8 +70,8 @@ export class UploadEngine {
   /** @param {EngineOptions} options */
   constructor(options) {
     this.api = options.api;
-    // Every PUT of every file goes through one limiter (see limitRequests).
-    this.transport = limitRequests(options.transport, Math.max(1, options.maxRequests ?? 6));
+    // Every PUT of every file goes through one limiter (see limitRequests) and rides out outages.
+    this.transport = limitRequests(rideOutages(options.transport, options.network), Math.max(1, options.maxRequests ?? 6));
     this.concurrency = Math.max(1, options.concurrency ?? 4);
     this._parallelFiles = atLeastOne(options.parallelFiles ?? DEFAULT_PARALLEL_FILES);
     this.batchSize = Math.min(MAX_FILES_PER_BATCH, atLeastOne(options.batchSize ?? MAX_FILES_PER_BATCH));

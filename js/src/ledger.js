@@ -6,6 +6,7 @@
  * same for 5 files or 5,000. No DOM, no requests.
  */
 import { TransferMeter } from "./progress.js";
+import { StallGroup } from "./stall.js";
 
 /**
  * @typedef {import("./protocol.js").Status} Status
@@ -23,6 +24,8 @@ import { TransferMeter } from "./progress.js";
  * @property {string} error       words for a person, "" when none
  * @property {number} partsDone
  * @property {number} partCount   1 for a single PUT, 0 until signed
+ * @property {boolean} waitingForNetwork  a request of it waits for the network (network.js)
+ * @property {number} resent      bytes put on the wire by tries that failed (sent again)
  */
 
 /**
@@ -57,6 +60,9 @@ import { TransferMeter } from "./progress.js";
  * @property {string} checksum            the whole file's CRC32C ("" until computed; single PUTs only)
  * @property {Map<number, string>} stored  ETag of each part S3 stored (0: the single PUT), kept
  *           across pauses so that a resumed file sends only what is missing
+ * @property {StallGroup} stalls           its requests (in flight, and recently stored),
+ *           which judge each other's stalls
+ * @property {number} networkWaits         its requests waiting for the network
  */
 
 /**
@@ -77,10 +83,12 @@ export function newFile(id, blob, now) {
   /** @type {FileState} */
   const state = {
     id, status: "queued", loaded: 0, total: blob.size, speed: 0, eta: null, error: "", partsDone: 0, partCount: 0,
+    waitingForNetwork: false, resent: 0,
   };
   return {
     id, blob, state, controller: null, stopped: false, meter: new TransferMeter(blob.size, now),
     plan: null, paused: false, admitted: false, pausedFrom: "queued", stored: new Map(), checksum: "",
+    stalls: new StallGroup(), networkWaits: 0,
   };
 }
 

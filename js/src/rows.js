@@ -33,6 +33,8 @@ const STATUS_TEXT = {
   error: "error",
   cancelled: "cancelled",
 };
+/** An uploading file whose requests wait for the network to come back (network.js). */
+export const WAITING_FOR_NETWORK = "waiting for the network";
 const IN_PROGRESS = new Set(["uploading", "completing"]);
 const MOVING = "uploading";
 const PROBLEMS = new Set(["error", "unverified"]);
@@ -328,11 +330,12 @@ function drawRow(parts, record, live, status) {
     parts.bar.setAttribute("aria-valuenow", String(p));
   }
   setText(parts.pct, `${p}%`);
-  const moving = status === "uploading" && live;
+  const offline = status === "uploading" && !!live?.waitingForNetwork;
+  const moving = status === "uploading" && live && !offline;
   setText(parts.rate, moving
     ? [formatSpeed(live.speed), live.eta != null ? `${formatDuration(live.eta)} left` : ""].filter(Boolean).join(" · ")
     : "");
-  setText(parts.status, STATUS_TEXT[status] ?? status);
+  setText(parts.status, offline ? WAITING_FOR_NETWORK : STATUS_TEXT[status] ?? status);
   const ended = FINAL_STATUSES.includes(status);
   if (parts.cancel.hidden !== ended) parts.cancel.hidden = ended;
   // Only this page can pause its own transfers, and a file completing has nothing left to send.

@@ -109,7 +109,8 @@ async function call(file, request) {
 }
 
 /**
- * How a PUT of this file reports its bytes (see put.js putWithRetry).
+ * How a PUT of this file reports its bytes (see put.js putWithRetry), judges its stalls
+ * by its siblings (stall.js) and shows that it waits for the network (network.js).
  * @param {EngineFile} file
  * @param {number} key part number, 0 for a single PUT
  * @param {TransferEnv} env
@@ -119,9 +120,18 @@ function putContext(file, key, env) {
   return {
     transport: env.transport, signal: /** @type {AbortController} */ (file.controller).signal, stallTimeoutMs: env.stallTimeoutMs,
     retry: env.retry, maxResigns: env.maxResigns, random: env.random, sleep: env.sleep,
-    isStopped: () => halted(file),
+    isStopped: () => halted(file), stallGroup: file.stalls,
     onLoaded: (bytes) => {
-      if (!file.stopped) env.moved(file.meter.setPart(key, bytes), false);
+      if (file.stopped) return;
+      // A try that failed drops to 0: the bytes it had sent go again. (resent and
+      // waitingForNetwork are in no total: set in place, drawn at the emit that follows.)
+      file.state.resent += Math.max(0, (file.meter.inflight.get(key) ?? 0) - bytes);
+      env.moved(file.meter.setPart(key, bytes), false);
+    },
+    onWaiting: (waiting) => {
+      file.networkWaits += waiting ? 1 : -1;
+      file.state.waitingForNetwork = file.networkWaits > 0;
+      if (!file.stopped) env.moved(0, true);
     },
   };
 }

@@ -11,7 +11,8 @@
 /**
  * Why a request ended without an HTTP status:
  * "network" (CORS refusal, unreachable host, connection reset: the browser hides which),
- * "stall" (no progress for stallTimeoutMs), "aborted" (the caller's signal fired).
+ * "stall" (no progress for stallTimeoutMs, or much longer than its siblings: stall.js),
+ * "aborted" (the caller's signal fired).
  * @typedef {"network" | "stall" | "aborted"} TransportFailure
  */
 
@@ -26,6 +27,12 @@ export class TransportError extends Error {
     this.name = "TransportError";
     /** @type {TransportFailure} */
     this.reason = reason;
+    /**
+     * Set by network.js: no request to this origin has been answered yet, so a failure
+     * is as likely a CORS refusal or a wrong endpoint as the network (put.js retries
+     * those less).
+     */
+    this.firstContact = false;
   }
 }
 
@@ -44,6 +51,9 @@ const TRANSPORT_MESSAGES = {
  * @property {(loaded: number) => void} [onProgress] bytes of `body` sent so far
  * @property {AbortSignal} [signal]
  * @property {number} [stallTimeoutMs]          abort when no progress for this long (0: never)
+ * @property {import("./stall.js").StallGroup} [stallGroup]  the file's requests: abort much
+ *           sooner when one that started later was stored and this one moves nothing
+ * @property {(waiting: boolean) => void} [onWaiting]  network.js: the request waits for the network
  */
 
 /**
@@ -61,6 +71,9 @@ const TRANSPORT_MESSAGES = {
 // Browsers refuse to let scripts set these (and log a warning when one tries);
 // the signature covers Content-Length through the body's real size anyway.
 const FORBIDDEN_HEADERS = new Set(["content-length", "host", "connection", "expect", "transfer-encoding"]);
+
+/** How often a request in a StallGroup asks whether its siblings left it behind (ms). */
+export const STALL_CHECK_MS = 1000;
 
 /**
  * What an XHR PUT needs from its surroundings (fakes in tests).
@@ -90,21 +103,26 @@ export function makeXhrTransport(options = {}) {
  * @returns {Promise<PutResult>}
  */
 function xhrPut(request, env) {
-  const { url, method = "PUT", headers = {}, body, onProgress, signal, stallTimeoutMs = 0 } = request;
+  const { url, method = "PUT", headers = {}, body, onProgress, signal, stallTimeoutMs = 0, stallGroup } = request;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new TransportError("aborted"));
     const Xhr = env.XHR ?? globalThis.XMLHttpRequest;
     const xhr = new Xhr();
     let settled = false;
     let lastProgressAt = env.now();
+    const member = stallGroup?.join(lastProgressAt, body.size);
     /** @type {unknown} */
     let stallTimer = null;
 
-    /** @param {() => void} action */
-    const settle = (action) => {
+    /**
+     * @param {() => void} action
+     * @param {boolean} [stored] S3 answered 2xx
+     */
+    const settle = (action, stored = false) => {
       if (settled) return;
       settled = true;
       if (stallTimer !== null) env.clearTimeout(stallTimer);
+      if (member) stallGroup?.leave(member, env.now(), stored);
       signal?.removeEventListener("abort", onAbort);
       action();
     };
@@ -113,12 +131,18 @@ function xhrPut(request, env) {
       reject(new TransportError("aborted"));
     });
     // One timer that re-arms itself for the remaining time, instead of a
-    // clearTimeout/setTimeout pair on every progress event.
+    // clearTimeout/setTimeout pair on every progress event; in a StallGroup it also
+    // looks at the siblings every STALL_CHECK_MS.
     /** @param {number} ms */
     const armStallTimer = (ms) => {
       stallTimer = env.setTimeout(() => {
-        const idle = env.now() - lastProgressAt;
-        if (idle < stallTimeoutMs) return armStallTimer(stallTimeoutMs - idle);
+        const now = env.now();
+        const idle = now - lastProgressAt;
+        const absolute = stallTimeoutMs > 0 && idle >= stallTimeoutMs;
+        if (!absolute && !(member && stallGroup?.stalled(member, now))) {
+          const left = stallTimeoutMs > 0 ? stallTimeoutMs - idle : Infinity;
+          return armStallTimer(member ? Math.min(left, STALL_CHECK_MS) : left);
+        }
         // Also covers S3 answering 403 early while the body is still being sent:
         // Chromium may then never finish the XHR, but progress stops.
         settle(() => {
@@ -127,7 +151,10 @@ function xhrPut(request, env) {
         });
       }, ms);
     };
-    const touch = () => { lastProgressAt = env.now(); };
+    const touch = () => {
+      lastProgressAt = env.now();
+      if (member) stallGroup?.moved(member, lastProgressAt);
+    };
 
     xhr.open(method, url);
     for (const [name, value] of Object.entries(headers)) {
@@ -148,12 +175,13 @@ function xhrPut(request, env) {
         etag: xhr.getResponseHeader("ETag"),
         body: ok ? "" : String(xhr.responseText ?? ""),
       });
-    });
+    }, xhr.status >= 200 && xhr.status < 300);
     xhr.onerror = () => settle(() => reject(new TransportError("network")));
     xhr.ontimeout = xhr.onerror;
     xhr.onabort = () => settle(() => reject(new TransportError(signal?.aborted ? "aborted" : "network")));
     signal?.addEventListener("abort", onAbort);
-    if (stallTimeoutMs > 0) armStallTimer(stallTimeoutMs);
+    const limit = stallTimeoutMs > 0 ? stallTimeoutMs : Infinity;
+    if (limit < Infinity || member) armStallTimer(member ? Math.min(limit, STALL_CHECK_MS) : limit);
     xhr.send(body);
   });
 }

@@ -10,6 +10,7 @@ import * as P from "./protocol.js";
 import { DEFAULT_PARALLEL_FILES, UploadEngine, kernelApi } from "./engine.js";
 import { RecordStore } from "./records.js";
 import { xhrTransport } from "./transport.js";
+import { NetworkWatch } from "./network.js";
 import { createView } from "./view.js";
 
 /**
@@ -55,9 +56,17 @@ class Controller {
     );
     /** The kernel's records as the views draw them: the "hello" snapshot, then "records" deltas. */
     this.store = new RecordStore();
+    // The browser's word on the network; the uploads' own outcomes tell the rest.
+    this.network = new NetworkWatch();
+    this.network.setBrowserOnline(globalThis.navigator?.onLine !== false);
+    this._onOnline = () => this.network.setBrowserOnline(true);
+    this._onOffline = () => this.network.setBrowserOnline(false);
+    globalThis.addEventListener?.("online", this._onOnline);
+    globalThis.addEventListener?.("offline", this._onOffline);
     this.engine = new UploadEngine({
       api: kernelApi(this.rpc),
       transport: xhrTransport,
+      network: this.network,
       // The kernel checked it (1..6) and always syncs it: its default is written there.
       concurrency: model.get("concurrency"),
       parallelFiles: parallelFiles(model),
@@ -181,6 +190,8 @@ class Controller {
     this.model.off("change:parallel_files", this._onParallelFiles);
     this.model.off("change:checksum", this._onChecksumRules);
     this.model.off("change:multipart_threshold", this._onChecksumRules);
+    globalThis.removeEventListener?.("online", this._onOnline);
+    globalThis.removeEventListener?.("offline", this._onOffline);
     this.engine.cancelAll();
     this.rpc.close();
   }

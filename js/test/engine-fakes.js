@@ -4,6 +4,7 @@
 import { TransportError } from "../src/transport.js";
 import { UploadEngine } from "../src/engine.js";
 import { KernelError } from "../src/protocol.js";
+import { NetworkWatch } from "../src/network.js";
 
 /** Let pending promise callbacks and one macrotask turn run. */
 export const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -230,6 +231,26 @@ export class FakeClock {
     due.forEach((timer) => timer.resolve());
     await tick();
   }
+}
+
+/** A NetworkWatch whose time and timers are `clock`'s (they move only with clock.advance). */
+export function fakeNetwork(clock, options = {}) {
+  const setTimer = (fn, ms) => {
+    let live = true;
+    clock.sleep(ms).then(() => live && fn());
+    return () => { live = false; };
+  };
+  return new NetworkWatch({ now: clock.now, setTimer, ...options });
+}
+
+/** Advance `clock` by `stepMs` until `predicate()` holds (fails the test after `maxMs`). */
+export async function advanceUntil(clock, predicate, { stepMs = 250, maxMs = 600_000, what = "condition" } = {}) {
+  for (let spent = 0; spent <= maxMs; spent += stepMs) {
+    for (let i = 0; i < 5; i++) await tick();
+    if (predicate()) return;
+    await clock.advance(stepMs);
+  }
+  throw new Error(`timed out (fake clock) waiting for ${what}`);
 }
 
 /**

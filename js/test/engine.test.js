@@ -137,8 +137,8 @@ test("a part failing with 503 twice is retried alone, with backoff", async () =>
   const counts = transport.putsPerPart();
   assert.equal(counts[4], 3);
   for (const n of [1, 2, 3, 5, 6, 7, 8, 9, 10]) assert.equal(counts[n], 1, `part ${n}`);
-  // Full jitter with random() = 0.5: half of 500 * 2**attempt.
-  assert.deepEqual(engine.sleeps, [250, 500]);
+  // S3 asked to slow down: equal jitter with random() = 0.5, 3/4 of 4000 * 2**attempt.
+  assert.deepEqual(engine.sleeps, [3000, 6000]);
   assert.equal(api.calls.complete[0].payload.parts.length, 10);
   assert.equal(api.calls.fail.length, 0);
 });

@@ -135,6 +135,46 @@ def nb7(page, jupyter_notebook7, request):
     yield from _driver(page, jupyter_notebook7, request)
 
 
+@pytest.fixture(scope="session")
+def proxy():
+    """NetProxy (netproxy.py): the network between the proxied browser and S3. Each
+    ``proxied_nb`` test starts and ends with it clean (no shaping, no faults, empty log)."""
+    with NetProxy(seed=0) as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def proxied_browser(playwright_instance, proxy):
+    """A Chromium that sends 127.0.0.1 (S3) through ``proxy``; pages go to ``localhost``."""
+    home = Path(tempfile.mkdtemp(prefix="s3uw-e2e-chromium-proxied-"))
+    browser = launch_browser(playwright_instance, home=home, proxy_port=proxy.port)
+    yield browser
+    browser.close()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def proxied_nb(proxied_browser, jupyter, proxy, request):
+    """A NotebookDriver on a page at http://localhost:PORT in the proxied browser (with
+    the failure artifacts of the hook below)."""
+    proxy.faults()
+    proxy.shape()
+    proxy.clear()
+    context = proxied_browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(20_000)
+    pg = context.new_page()
+    request.node._s3uw_console = ConsoleLog(pg)
+    request.node._s3uw_page = pg
+    request.node._s3uw_jupyter = jupyter
+    driver = NotebookDriver(pg, jupyter, host="localhost")
+    yield driver
+    if driver.name:
+        driver.shutdown_kernel()
+    context.close()
+    proxy.faults()
+    proxy.shape()
+
+
 @pytest.fixture
 def notebook_name(request) -> str:
     """A notebook file name unique to this test."""
@@ -187,38 +227,3 @@ def pytest_runtest_makereport(item, call):
             _save_artifacts(item, rep)
         except Exception as exc:  # never hide the real failure
             rep.sections.append(("s3uw e2e artifacts", f"could not save: {exc!r}"))
-
-
-# --- through NetProxy: S3 traffic crosses a proxy the test shapes and breaks ---------
-
-
-@pytest.fixture(scope="module")
-def proxy():
-    with NetProxy(seed=0) as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def proxied_browser(playwright_instance, proxy):
-    home = Path(tempfile.mkdtemp(prefix="s3uw-e2e-chromium-proxied-"))
-    browser = launch_browser(playwright_instance, home=home, proxy_port=proxy.port)
-    yield browser
-    browser.close()
-    shutil.rmtree(home, ignore_errors=True)
-
-
-@pytest.fixture
-def proxied_nb(proxied_browser, jupyter, request):
-    """A NotebookDriver on a page at http://localhost:PORT in the proxied browser (with
-    the failure artifacts of conftest's hook)."""
-    context = proxied_browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    request.node._s3uw_console = ConsoleLog(page)
-    request.node._s3uw_page = page
-    request.node._s3uw_jupyter = jupyter
-    driver = NotebookDriver(page, jupyter, host="localhost")
-    yield driver
-    if driver.name:
-        driver.shutdown_kernel()
-    context.close()

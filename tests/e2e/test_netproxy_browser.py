@@ -51,4 +51,3 @@ def test_upload_crosses_the_shaped_proxy(proxied_nb, proxy, s3, notebook_name, t
     assert counts["part_puts"] == 2 and counts["preflights"] >= 1, counts
     start, end = proxy.transfer_window()
     assert end - start >= 1.2, (start, end)  # the cap held with Chromium as the client
-    proxy.shape()
