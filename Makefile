@@ -74,6 +74,7 @@ test-py: install $(BUNDLE) $(S3RVER_STAMP) $(MINISTACK_STAMP)
 bench: install chromium
 	$(PY) -m benchmarks.run && $(PY) -m benchmarks.many_files && $(PY) -m benchmarks.kernel_rtt
 	$(PY) -m pytest -m slow_link -s $(PYTEST_ARGS)
+	$(PY) -m benchmarks.link
 
 clean:
 	rm -rf $(VENV) js/node_modules tests/s3rver/node_modules tests/ministack/.venv s3_upload_widget/static .pytest_cache

@@ -417,7 +417,7 @@ def git_state() -> dict:
         try:
             return subprocess.run(
                 ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
-            ).stdout.strip()
+            ).stdout.rstrip()  # not strip(): `status --porcelain` lines start with a space
         except Exception:
             return ""
 
