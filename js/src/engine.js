@@ -44,7 +44,7 @@ export const DEFAULT_SIGN_AHEAD_BYTES = 32 * 1024 * 1024;
  * @typedef {object} EngineOptions
  * @property {Api} api
  * @property {import("./transport.js").Transport} transport
- * @property {number} [concurrency]        parts in flight per file (4)
+ * @property {number} [concurrency]        parts in flight per file (6)
  * @property {number} [parallelFiles]      files whose bytes move at once (6)
  * @property {number} [maxRequests]        PUTs in flight over all files (6: a browser's
  *                                         connections per host)
@@ -72,7 +72,7 @@ export class UploadEngine {
     this.api = options.api;
     // Every PUT of every file goes through one limiter (see limitRequests) and rides out outages.
     this.transport = limitRequests(rideOutages(options.transport, options.network), Math.max(1, options.maxRequests ?? 6));
-    this.concurrency = Math.max(1, options.concurrency ?? 4);
+    this.concurrency = Math.max(1, options.concurrency ?? 6);
     this._parallelFiles = atLeastOne(options.parallelFiles ?? DEFAULT_PARALLEL_FILES);
     this.batchSize = Math.min(MAX_FILES_PER_BATCH, atLeastOne(options.batchSize ?? MAX_FILES_PER_BATCH));
     this.signAheadBytes = options.signAheadBytes ?? DEFAULT_SIGN_AHEAD_BYTES;
