@@ -15,16 +15,24 @@ resume is offered: nothing would tell the two files apart.
 from __future__ import annotations
 
 import logging
+import unicodedata
 import uuid
 from typing import Any
 
 from ._errors import UploadError
+from ._intake import MAX_FILES_PER_MESSAGE
 from ._parts import read_checksum
 from ._policy import FileInfo
 from ._records import Upload
 from ._sizes import part_length
+from ._values import is_int
 
 log = logging.getLogger(__name__)
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
 
 RESUMABLE = ("uploading", "paused")
 """Statuses of an upload that a new page may take over."""
@@ -79,6 +87,28 @@ class ResumeHandlers:
         """S3's ListParts of ``upload``: part number -> {PartNumber, Size, ETag, ...}."""
         signer = self._get_signer()
         return signer._list_parts(upload.record["key"], upload.s3_upload_id)
+
+    def resuming(self, args: dict) -> int:
+        """How many unfinished uploads the files of an ADD_FILES look like they resume: no
+        new live upload for the limits of `_intake` (``multiple=False``, ``max_files``).
+        A cheap look at the raw files, before they are checked."""
+        files = args.get("files")
+        if not isinstance(files, list) or len(files) > MAX_FILES_PER_MESSAGE:
+            return 0
+        wanted = {
+            (nfc(f["name"]), nfc(f.get("relative_path", "")), f.get("size"), f["last_modified"])
+            for f in files
+            if isinstance(f, dict) and isinstance(f.get("name"), str)
+            and isinstance(f.get("relative_path", ""), str)
+            and is_int(f.get("size")) and is_int(f.get("last_modified"))
+        }  # fmt: skip
+        if not wanted:
+            return 0
+        fields = ("name", "relative_path", "size", "last_modified")
+        return sum(
+            offers_resume(u) and tuple(u.record.get(k) for k in fields) in wanted
+            for u in self._uploads.values()
+        )
 
     def resume_entry(self, info: FileInfo, taken: set[str]) -> dict | None:
         """The ADD_FILES entry of a file that resumes an interrupted upload: its record

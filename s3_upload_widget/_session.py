@@ -152,7 +152,7 @@ class UploadSession(PauseHandlers, ResumeHandlers):
     def _add_files(self, args: dict) -> dict:
         infos = read_batch(
             args.get("files"),
-            live=sum(not u.is_final for u in self._uploads.values()),
+            live=sum(not u.is_final for u in self._uploads.values()) - self.resuming(args),
             held=len(self._uploads),
             accepted=self._accepted,
             options=self.options,

@@ -211,3 +211,10 @@ def test_the_record_keeps_last_modified(s3):
     h = harness(s3)
     assert add(h)["last_modified"] == MTIME
     assert h.session.records[0]["last_modified"] == MTIME
+
+
+def test_a_one_file_widget_takes_the_same_file_back_to_resume_it(s3):
+    h = harness(s3, multiple=False)
+    interrupted(h, parts=(1,))
+    assert add(h)["resume"]["part_number"] == 1
+    h.error(P.ADD_FILES, "too-many-files", files=[describe(name="other.bin")])
