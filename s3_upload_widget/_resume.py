@@ -110,12 +110,19 @@ class ResumeHandlers:
             for u in self._uploads.values()
         )
 
-    def resume_entry(self, info: FileInfo, taken: set[str]) -> dict | None:
+    def resume_entry(self, info: FileInfo, look: dict) -> dict | None:
         """The ADD_FILES entry of a file that resumes an interrupted upload: its record
         plus ``resume`` (the lowest stored part), or None (a new record is made). An
         upload of that file of which S3 holds no part is cancelled (aborted) here.
-        ``taken``: ids already answered in this request (each resumes once)."""
-        for upload in list(self._uploads.values()):
+        ``look``: one request's scratch: the uploads that may resume, found once (not
+        once per file), and the ids already answered (each resumes once)."""
+        if info.last_modified is None:
+            return None
+        if "candidates" not in look:
+            look["candidates"] = [u for u in self._uploads.values() if offers_resume(u)]
+            look["taken"] = set()
+        taken: set[str] = look["taken"]
+        for upload in look["candidates"]:
             if upload.record["id"] in taken or not offers_resume(upload):
                 continue
             if not same_file(upload, info):

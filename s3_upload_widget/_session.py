@@ -161,10 +161,10 @@ class UploadSession(PauseHandlers, ResumeHandlers):
         added: list[Upload] = []
         entries: list[dict] = []  # a new record, or an interrupted upload's (_resume)
         batch = uuid.uuid4().hex[:16]  # one pick or drop: the {batch} of its keys
-        taken: set[str] = set()
+        look: dict = {}  # resume_entry's scratch
         try:
             for info in infos:
-                entry = self.resume_entry(info, taken)
+                entry = self.resume_entry(info, look)
                 if entry is None:
                     added.append(self._new_upload(info, batch))
                 entries.append(entry or dict(added[-1].record))
