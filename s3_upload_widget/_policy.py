@@ -47,11 +47,13 @@ class FileInfo:
     size: int
     content_type: str
     relative_path: str = ""  # path inside a picked or dropped folder; "" for a loose file
+    last_modified: int | None = None  # the File's lastModified (ms); None when not sent
 
     @classmethod
     def from_message(cls, obj: object) -> FileInfo:
-        """Validate ``{"name": str, "size": int, "type": str, "relative_path": str}`` from
-        the browser (``relative_path`` optional: ``""`` for a loose file).
+        """Validate ``{"name": str, "size": int, "type": str, "relative_path": str,
+        "last_modified": int}`` from the browser (``relative_path`` optional: ``""`` for a
+        loose file; ``last_modified`` optional, the File's lastModified in ms).
 
         Raises ``UploadError("bad-request")`` with a clear message when it is malformed.
         A missing ``type`` means the browser did not know it (``""``).
@@ -76,7 +78,11 @@ class FileInfo:
         relpath = obj.get("relative_path", "")
         if not isinstance(relpath, str) or len(relpath) > MAX_NAME_CHARS:
             raise bad(f"relative_path of {shorten(name)!r} must be a text of at most 4096 chars")
-        return cls(name=name, size=size, content_type=ctype, relative_path=relpath)
+        modified = obj.get("last_modified")
+        if modified is not None and (not is_int(modified) or modified < 0):
+            raise bad(f"last_modified of {shorten(name)!r} must be a non-negative whole number")
+        return cls(name=name, size=size, content_type=ctype, relative_path=relpath,
+                   last_modified=modified)  # fmt: skip
 
 
 @dataclass

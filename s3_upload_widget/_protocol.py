@@ -28,9 +28,14 @@ HELLO = "hello"
 which a new view starts before RECORDS deltas follow."""
 
 ADD_FILES = "add-files"
-"""args: {files: [{name: str, size: int, type: str}]}.
+"""args: {files: [{name: str, size: int, type: str, relative_path?: str,
+last_modified?: int}]} (last_modified: the File's lastModified, ms).
 result: {uploads: [record]}, one record per file in order; a refused file's record
-has status "error" and nothing is signed for it."""
+has status "error" and nothing is signed for it. A file that matches an interrupted
+multipart upload of this kernel (same name, path, size and last_modified; checksums
+on; S3 holds a part of it) is answered with that upload's record plus
+``resume: {part_number, offset, length}``, the lowest stored part: the page hashes
+those bytes and sends ADOPT (no new record is made)."""
 
 SIGN = "sign"
 """args: {upload_id: str, checksum: str} (the file's CRC32C, base64, when the widget's
@@ -83,9 +88,18 @@ uploading); the page then signs what is missing: the parts not stored, or the si
 PUT again (`sign` re-signs an uploading single PUT). A record not paused is answered
 as it is, unchanged."""
 
+ADOPT = "adopt"
+"""args: {upload_id: str, checksum: str}: the CRC32C (base64) of the bytes an ADD_FILES
+``resume`` named. Same as the stored part's: result {adopted: true, plan: {mode:
+"multipart", part_size, part_count, checksum}, parts: [{part_number, etag}]} (every part
+S3 holds at the plan's size); the record is "uploading" and the page sends only the
+other parts. Different (another file of that name): {adopted: false, record: <a new
+queued record for this file>}; the interrupted upload stays as it was. A refused ADOPT
+never ends the interrupted upload."""
+
 REQUEST_KINDS = frozenset(
     {HELLO, ADD_FILES, SIGN, SIGN_PARTS, COMPLETE, FAIL, CANCEL, SIGN_FILES, COMPLETE_FILES}
-    | {PAUSE, RESUME}
+    | {PAUSE, RESUME, ADOPT}
 )
 
 MAX_FILES_PER_BATCH = 64

@@ -100,6 +100,7 @@ def new_record(upload_id: str, info: FileInfo, bucket: str, content_type: str, b
         "relative_path": info.relative_path,
         "batch": batch,
         "size": info.size,
+        "last_modified": info.last_modified,  # the File's lastModified (ms), None if unsent
         "content_type": content_type,
         "bucket": bucket,
         "key": "",

@@ -29,6 +29,7 @@ from ._pausing import PauseHandlers
 from ._policy import FileInfo, UploadPolicy
 from ._publish import RecordBook
 from ._records import Upload, new_record
+from ._resume import ResumeHandlers
 from ._router import Router
 from ._sizes import check_uploadable
 from ._values import is_int
@@ -36,7 +37,7 @@ from ._values import is_int
 log = logging.getLogger(__name__)
 
 
-class UploadSession(PauseHandlers):
+class UploadSession(PauseHandlers, ResumeHandlers):
     """Upload records and the handlers of every request kind of `_protocol`.
 
     `signer` is a zero-argument callable returning a `Signer`: creating one may look up
@@ -75,18 +76,12 @@ class UploadSession(PauseHandlers):
         self._key_owner: dict[str, Upload] = {}  # key -> the upload that last took it
         self.origin = ""
         handlers = {
-            P.HELLO: self._hello,
-            P.ADD_FILES: self._add_files,
-            P.SIGN: self._sign,
-            P.SIGN_PARTS: self._sign_parts,
-            P.COMPLETE: self._complete,
-            P.FAIL: self._fail,
-            P.CANCEL: self._cancel,
-            P.SIGN_FILES: self._sign_files,
-            P.COMPLETE_FILES: self._complete_files,
-            P.PAUSE: self._pause,
-            P.RESUME: self._resume,
-        }
+            P.HELLO: self._hello, P.ADD_FILES: self._add_files, P.SIGN: self._sign,
+            P.SIGN_PARTS: self._sign_parts, P.COMPLETE: self._complete, P.FAIL: self._fail,
+            P.CANCEL: self._cancel, P.SIGN_FILES: self._sign_files,
+            P.COMPLETE_FILES: self._complete_files, P.PAUSE: self._pause,
+            P.RESUME: self._resume, P.ADOPT: self._adopt,
+        }  # fmt: skip
         self._router = Router(
             handlers, on_notification=self._progress, on_failure=self._end_after_failure
         )
@@ -157,24 +152,29 @@ class UploadSession(PauseHandlers):
     def _add_files(self, args: dict) -> dict:
         infos = read_batch(
             args.get("files"),
-            live=sum(not u.is_final for u in self._uploads.values()),
+            live=sum(not u.is_final for u in self._uploads.values()) - self.resuming(args),
             held=len(self._uploads),
             accepted=self._accepted,
             options=self.options,
             policy=self.policy,
         )
         added: list[Upload] = []
+        entries: list[dict] = []  # a new record, or an interrupted upload's (_resume)
         batch = uuid.uuid4().hex[:16]  # one pick or drop: the {batch} of its keys
+        look: dict = {}  # resume_entry's scratch
         try:
             for info in infos:
-                added.append(self._new_upload(info, batch))
+                entry = self.resume_entry(info, look)
+                if entry is None:
+                    added.append(self._new_upload(info, batch))
+                entries.append(entry or dict(added[-1].record))
         except Exception:
             for upload in added:  # all or nothing: no record that nobody will upload
                 del self._uploads[upload.record["id"]]
             raise
         self._accepted += sum(not u.is_final for u in added)
         self._changed(*added)
-        return {"uploads": [dict(u.record) for u in added]}
+        return {"uploads": entries}
 
     def _new_upload(self, info: FileInfo, batch: str) -> Upload:
         upload_id = uuid.uuid4().hex[:12]

@@ -48,6 +48,7 @@ SCALARS = [
     "RECORDS",
     "PAUSE",
     "RESUME",
+    "ADOPT",
     "PAUSE_UPLOADS",
     "RESUME_UPLOADS",
     "RESPONSE_SUFFIX",

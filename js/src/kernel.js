@@ -5,7 +5,7 @@
  * over custom messages (protocol.js Rpc). Node tests give the engine a fake Api instead.
  */
 import {
-  CANCEL, COMPLETE, COMPLETE_FILES, FAIL, KernelError, PAUSE, PROGRESS, RESUME, SIGN, SIGN_FILES, SIGN_PARTS,
+  ADOPT, CANCEL, COMPLETE, COMPLETE_FILES, FAIL, KernelError, PAUSE, PROGRESS, RESUME, SIGN, SIGN_FILES, SIGN_PARTS,
 } from "./protocol.js";
 
 /**
@@ -58,6 +58,8 @@ import {
  * @property {(id: string) => Promise<{record: UploadRecord}>} cancel
  * @property {(id: string) => Promise<{record: UploadRecord}>} pause   the page paused it
  * @property {(id: string) => Promise<{record: UploadRecord}>} resume  the page resumes it
+ * @property {(id: string, checksum: string) => Promise<import("./resume.js").AdoptAnswer>} [adopt]
+ *           take over an interrupted upload (resume.js)
  * @property {(updates: {upload_id: string, loaded: number}[]) => void} progress  fire-and-forget
  */
 
@@ -78,6 +80,7 @@ export function kernelApi(rpc) {
     cancel: (id) => rpc.request(CANCEL, { upload_id: id }),
     pause: (id) => rpc.request(PAUSE, { upload_id: id }),
     resume: (id) => rpc.request(RESUME, { upload_id: id }),
+    adopt: (id, checksum) => rpc.request(ADOPT, { upload_id: id, checksum }),
     progress: (updates) => rpc.notify(PROGRESS, { updates }),
   };
 }

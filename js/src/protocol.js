@@ -18,9 +18,10 @@ export const SIGN_FILES = "sign-files";
 export const COMPLETE_FILES = "complete-files";
 export const PAUSE = "pause";
 export const RESUME = "resume";
+export const ADOPT = "adopt";
 
 export const REQUEST_KINDS = Object.freeze([
-  HELLO, ADD_FILES, SIGN, SIGN_PARTS, COMPLETE, FAIL, CANCEL, SIGN_FILES, COMPLETE_FILES, PAUSE, RESUME,
+  HELLO, ADD_FILES, SIGN, SIGN_PARTS, COMPLETE, FAIL, CANCEL, SIGN_FILES, COMPLETE_FILES, PAUSE, RESUME, ADOPT,
 ]);
 
 /** Files in one "sign-files" or "complete-files" request, at most. */
@@ -90,6 +91,8 @@ export const STATUSES = Object.freeze([
  * @property {string} error      words for a person, "" when none
  * @property {string} error_code
  * @property {boolean} multipart
+ * @property {{part_number: number, offset: number, length: number}} [resume]  add-files only: the
+ *           file resumes this interrupted upload once the page proves it with "adopt"
  */
 
 /** Statuses an upload never leaves. */

@@ -35,6 +35,8 @@ const STATUS_TEXT = {
 };
 /** An uploading file whose requests wait for the network to come back (network.js). */
 export const WAITING_FOR_NETWORK = "waiting for the network";
+/** An upload the kernel kept whose page went away (a reload): the same file resumes it (resume.js). */
+export const INTERRUPTED = "interrupted — pick the same file to resume";
 const IN_PROGRESS = new Set(["uploading", "completing"]);
 const MOVING = "uploading";
 const PROBLEMS = new Set(["error", "unverified"]);
@@ -335,7 +337,8 @@ function drawRow(parts, record, live, status) {
   setText(parts.rate, moving
     ? [formatSpeed(live.speed), live.eta != null ? `${formatDuration(live.eta)} left` : ""].filter(Boolean).join(" · ")
     : "");
-  setText(parts.status, offline ? WAITING_FOR_NETWORK : STATUS_TEXT[status] ?? status);
+  const interrupted = !live && (status === "uploading" || status === "paused");
+  setText(parts.status, offline ? WAITING_FOR_NETWORK : interrupted ? INTERRUPTED : STATUS_TEXT[status] ?? status);
   const ended = FINAL_STATUSES.includes(status);
   if (parts.cancel.hidden !== ended) parts.cancel.hidden = ended;
   // Only this page can pause its own transfers, and a file completing has nothing left to send.

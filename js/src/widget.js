@@ -12,6 +12,7 @@ import { RecordStore } from "./records.js";
 import { xhrTransport } from "./transport.js";
 import { NetworkWatch } from "./network.js";
 import { createView } from "./view.js";
+import { resumeUpload } from "./resume.js";
 
 /**
  * The parts of anywidget's model that the front end uses.
@@ -138,11 +139,20 @@ class Controller {
       /** @type {{uploads: P.UploadRecord[]}} */
       const { uploads } = await this.rpc.request(P.ADD_FILES, { files: described });
       uploads.forEach((record, i) => {
-        if (record.status === "queued") this.engine.add(record.id, picked[i].file);
+        if (record.resume) this._resume(record.id, record.resume, picked[i].file);
+        else if (record.status === "queued") this.engine.add(record.id, picked[i].file);
       });
     } catch (err) {
       this._setNotice([skipped, describeError(err)].filter(Boolean).join("\n"));
     }
+  }
+
+  /**
+   * A picked file that resumes an upload the kernel kept from before a reload (resume.js).
+   * @param {string} id @param {import("./resume.js").ResumePoint} resume @param {Blob} blob
+   */
+  _resume(id, resume, blob) {
+    resumeUpload(this.engine, this.engine.api, id, resume, blob).catch((err) => this._setNotice(describeError(err)));
   }
 
   /**
@@ -210,7 +220,10 @@ async function describe(picked) {
   const described = [];
   let slice = performance.now();
   for (const { file, relativePath } of picked) {
-    described.push({ name: file.name, size: file.size, type: file.type || "", relative_path: relativePath });
+    described.push({
+      name: file.name, size: file.size, type: file.type || "", relative_path: relativePath,
+      ...(Number.isSafeInteger(file.lastModified) && file.lastModified >= 0 && { last_modified: file.lastModified }),
+    });
     if (performance.now() - slice > DESCRIBE_SLICE_MS) {
       await new Promise((resolve) => setTimeout(resolve, 0));
       slice = performance.now();

@@ -112,3 +112,18 @@ test("above 200 records: the first 100 failed get rows, then 'and N more failed'
     close();
   }
 });
+
+test("an uploading or paused record this page does not run shows as interrupted", async () => {
+  const { model, el, close } = open();
+  try {
+    const records = [record("a", { status: "uploading" }), record("b", { status: "paused" }), record("c")];
+    model.answer(hello(model), { records });
+    await until(() => el.findAll("s3uw-row").length === 3, "three rows");
+    const texts = el.findAll("s3uw-row").map((row) => row.find("s3uw-status").textContent);
+    assert.deepEqual(texts, [
+      "interrupted — pick the same file to resume", "interrupted — pick the same file to resume", "queued",
+    ]);
+  } finally {
+    close();
+  }
+});

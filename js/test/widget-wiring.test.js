@@ -17,7 +17,8 @@ test("Choose folder: its files go in one add-files, each with its relative_path"
     input.files = folderFileList(["top/sub/b.csv", "top/a.csv"]);
     input.dispatch("change");
     const [request] = await until(() => addFiles(model).length && addFiles(model), "add-files");
-    assert.deepEqual(request.args, {
+    assert.ok(request.args.files.every((f) => Number.isSafeInteger(f.last_modified)), "each File's lastModified");
+    assert.deepEqual({ files: request.args.files.map(({ last_modified, ...rest }) => rest) }, {
       files: [
         { name: "a.csv", size: 9, type: "", relative_path: "top/a.csv" },
         { name: "b.csv", size: 13, type: "", relative_path: "top/sub/b.csv" },
@@ -37,10 +38,12 @@ test("Choose files: relative_path is empty", async () => {
   const { model, el, close } = open();
   try {
     const input = el.find("s3uw-input");
-    input.files = { length: 1, 0: new File(["abc"], "a.txt", { type: "text/plain" }) };
+    input.files = { length: 1, 0: new File(["abc"], "a.txt", { type: "text/plain", lastModified: 1234 }) };
     input.dispatch("change");
     const [request] = await until(() => addFiles(model).length && addFiles(model), "add-files");
-    assert.deepEqual(request.args.files, [{ name: "a.txt", size: 3, type: "text/plain", relative_path: "" }]);
+    assert.deepEqual(request.args.files, [
+      { name: "a.txt", size: 3, type: "text/plain", relative_path: "", last_modified: 1234 },
+    ]);
   } finally {
     close();
   }
@@ -53,7 +56,7 @@ test("describing thousands of picked files gives the page a turn now and then", 
   performance.now = () => (t += 1); // each look costs 1 ms
   try {
     const input = el.find("s3uw-input");
-    const files = Array.from({ length: 300 }, (_, i) => new File(["x"], `f${i}.txt`));
+    const files = Array.from({ length: 300 }, (_, i) => new File(["x"], `f${i}.txt`, { lastModified: 7 }));
     input.files = { length: files.length, ...files };
     input.dispatch("change");
     let sentBeforeTurn = null;
@@ -61,7 +64,7 @@ test("describing thousands of picked files gives the page a turn now and then", 
     const [request] = await until(() => addFiles(model).length && addFiles(model), "add-files");
     assert.equal(sentBeforeTurn, 0, "the page had a turn before add-files went");
     assert.equal(request.args.files.length, 300);
-    assert.deepEqual(request.args.files[299], { name: "f299.txt", size: 1, type: "", relative_path: "" });
+    assert.deepEqual(request.args.files[299], { name: "f299.txt", size: 1, type: "", relative_path: "", last_modified: 7 });
   } finally {
     performance.now = realNow;
     close();
