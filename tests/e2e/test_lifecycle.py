@@ -9,6 +9,8 @@ S3UW_UPDATE_DOCS=1, else into tests/e2e/_artifacts/screenshots/ (gitignored).
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -272,3 +274,27 @@ def test_expired_part_urls_are_resigned(nb, expiring_s3, jupyter, notebook_name,
         f"expired URLs refused: {len(rejected)} (parts {sorted(rejected_parts)}); "
         f"signatures per part: {signatures}; presigned requests: {s3.presigned_requests}"
     )
+
+
+def test_a_killed_kernels_upload_is_found_and_aborted(nb, s3, jupyter, notebook_name, tmp_path):
+    """A kernel killed mid-upload cannot abort its multipart upload (issue 11 item 6):
+    list_incomplete_uploads finds it from another process, abort_incomplete_uploads
+    removes it."""
+    from s3_upload_widget import abort_incomplete_uploads, list_incomplete_uploads
+
+    bucket, record = start_slow_multipart(nb, s3, jupyter, notebook_name, tmp_path, "killed")
+    pids = jupyter.kernel_pids()
+    assert pids, "no kernel process found"
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not jupyter.kernel_pids(), timeout=15, page=nb.page, message="killed")
+    nb.page.wait_for_timeout(1000)  # whatever the page still sends is refused or lost
+    client = s3.client()
+    left = list_incomplete_uploads(bucket, "uploads/", client=client, with_sizes=True)
+    assert [u.key for u in left] == [record["key"]], left  # nobody aborted it
+    dry = abort_incomplete_uploads(bucket, "uploads/", older_than=0, client=client, dry_run=True)
+    assert [u.key for u in dry] == [record["key"]] and len(s3.list_multipart_uploads(bucket)) == 1
+    aborted = abort_incomplete_uploads(bucket, "uploads/", older_than=0, client=client)
+    assert [u.upload_id for u in aborted] == [left[0].upload_id]
+    assert s3.list_multipart_uploads(bucket) == []
+    assert list_incomplete_uploads(bucket, "uploads/", client=client) == []
