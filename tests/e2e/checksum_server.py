@@ -53,7 +53,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from .s3_servers import TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY, cors_rule
+from .s3_servers import TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY, LoopbackS3, cors_rule
 
 MINISTACK_DIR = Path(__file__).resolve().parent.parent / "ministack"
 REQUIREMENTS = MINISTACK_DIR / "requirements.txt"
@@ -154,7 +154,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class ChecksumS3Server:
+class ChecksumS3Server(LoopbackS3):
     """ministack's S3 on 127.0.0.1 (a free port), AUTH on, only the S3 service, in memory.
 
     The same interface as ``MotoS3Server``: ``start``/``stop`` (or ``with``),
@@ -350,33 +350,11 @@ class ChecksumS3Server:
             )
         return name
 
-    def list_keys(self, bucket: str) -> list[str]:
-        keys: list[str] = []
-        for page in self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            keys.extend(o["Key"] for o in page.get("Contents", []))
-        return keys
-
-    def list_multipart_uploads(self, bucket: str) -> list[dict]:
-        return self.client().list_multipart_uploads(Bucket=bucket).get("Uploads", [])
-
-    def get_bytes(self, bucket: str, key: str) -> bytes:
-        return self.client().get_object(Bucket=bucket, Key=key)["Body"].read()
-
     def checksums(self, bucket: str, key: str) -> dict[str, str]:
         """HeadObject with ``ChecksumMode=ENABLED``: e.g. ``{"ChecksumCRC32C": "...",
         "ChecksumType": "FULL_OBJECT"}`` (a multipart object's value ends ``-N``)."""
         head = self.client().head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
         return {k: v for k, v in head.items() if k.startswith("Checksum")}
-
-    def kernel_env(self) -> dict[str, str]:
-        """Environment for the Jupyter server (kernels inherit it): where S3 is, and the
-        fake credentials, so notebooks never contain any."""
-        return {
-            "S3UW_TEST_ENDPOINT": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": self.access_key,
-            "AWS_SECRET_ACCESS_KEY": self.secret_key,
-            "AWS_DEFAULT_REGION": self.region,
-        }
 
     def __repr__(self) -> str:
         return f"ChecksumS3Server({self.endpoint_url or 'stopped'})"

@@ -43,7 +43,43 @@ def _local():
     return _local
 
 
-class MotoS3Server:
+class LoopbackS3:
+    """What the tests read from an S3 server of theirs on 127.0.0.1 (a subclass sets
+    ``endpoint_url``, ``access_key``, ``secret_key``, ``region`` and ``client()``)."""
+
+    endpoint_url: str
+    access_key: str
+    secret_key: str
+    region: str
+
+    def client(self):  # pragma: no cover - each server's own
+        raise NotImplementedError
+
+    def list_keys(self, bucket: str) -> list[str]:
+        c = self.client()
+        keys: list[str] = []
+        for page in c.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            keys.extend(o["Key"] for o in page.get("Contents", []))
+        return keys
+
+    def list_multipart_uploads(self, bucket: str) -> list[dict]:
+        return self.client().list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        return self.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def kernel_env(self) -> dict[str, str]:
+        """Environment for the Jupyter server (kernels inherit it): where S3 is, and the
+        fake credentials, so notebooks never contain any."""
+        return {
+            "S3UW_TEST_ENDPOINT": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+
+class MotoS3Server(LoopbackS3):
     """moto's S3 server on 127.0.0.1 in a thread of this process, with global CORS off."""
 
     def __init__(self, access_key: str = TEST_ACCESS_KEY, secret_key: str = TEST_SECRET_KEY):
@@ -82,29 +118,6 @@ class MotoS3Server:
                 Bucket=name, CORSConfiguration={"CORSRules": [cors_rule(cors_origins)]}
             )
         return name
-
-    def list_keys(self, bucket: str) -> list[str]:
-        c = self.client()
-        keys: list[str] = []
-        for page in c.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            keys.extend(o["Key"] for o in page.get("Contents", []))
-        return keys
-
-    def list_multipart_uploads(self, bucket: str) -> list[dict]:
-        return self.client().list_multipart_uploads(Bucket=bucket).get("Uploads", [])
-
-    def get_bytes(self, bucket: str, key: str) -> bytes:
-        return self.client().get_object(Bucket=bucket, Key=key)["Body"].read()
-
-    def kernel_env(self) -> dict[str, str]:
-        """Environment for the Jupyter server (kernels inherit it): where S3 is, and the
-        fake credentials, so notebooks never contain any."""
-        return {
-            "S3UW_TEST_ENDPOINT": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": self.access_key,
-            "AWS_SECRET_ACCESS_KEY": self.secret_key,
-            "AWS_DEFAULT_REGION": self.region,
-        }
 
     def wrap_app(self, middleware: Callable[[Callable], Any]) -> Any:
         """Put ``middleware(app)`` in front of moto's WSGI app for every request from now
