@@ -16,7 +16,7 @@ from typing import Any
 
 from ._extra_args import check_extra_args
 from ._sizes import (
-    DEFAULT_PART_SIZE,
+    MAX_AUTO_PART_SIZE,
     MAX_KEY_BYTES,
     MAX_PART_SIZE,
     MAX_SINGLE_PUT,
@@ -25,11 +25,14 @@ from ._sizes import (
 )
 from ._values import has_control, is_int, utf8_len
 
-__all__ = ["DEFAULT_PART_SIZE", "check_option", "normalize_prefix", "validate_key_template"]
+__all__ = ["MAX_AUTO_PART_SIZE", "check_option", "normalize_prefix", "validate_key_template"]
 
-DEFAULT_MULTIPART_THRESHOLD = 100 * MiB
-"""Measured (benchmarks/results.md): below ~100 MiB one PUT beats multipart (no part
-round trips, no assembly), and a failed 100 MiB PUT is still cheap to send again."""
+DEFAULT_MULTIPART_THRESHOLD = 16 * MiB
+"""Measured (benchmarks/link.md, far-mid): on a far link (80 ms, 60 Mbit/s a connection) a
+32 MiB file took 5.1 s as one PUT and 1.9 s as 6 parts; from 16 MiB a file makes at least 3
+parts of S3's 5 MiB minimum. On loopback one PUT is faster (benchmarks/results.md: 0.33 vs
+0.52 s for 32 MiB, moto assembling the parts), but that is fractions of a second where the
+far link saves seconds."""
 
 DEFAULT_CONCURRENCY = 6
 """Measured: on loopback 4 and 6 parts in flight are within noise, but on a far link that
@@ -249,7 +252,7 @@ def _multipart_threshold(value: object) -> int:
         MAX_SINGLE_PUT,
         f"between 5 MiB ({MIN_PART_SIZE:,}) and 5 GiB ({MAX_SINGLE_PUT:,}) bytes: S3's "
         "smallest part and its largest single PUT",
-        f"The default is {DEFAULT_MULTIPART_THRESHOLD:,} (100 MiB).",
+        f"The default is {DEFAULT_MULTIPART_THRESHOLD:,} (16 MiB).",
     )
 
 
@@ -262,7 +265,8 @@ def _part_size(value: object) -> int | None:
         MIN_PART_SIZE,
         MAX_PART_SIZE,
         f"between 5 MiB ({MIN_PART_SIZE:,}) and 5 GiB ({MAX_PART_SIZE:,}) bytes, or None",
-        "None lets the widget choose per file (16 MiB, more for files over 156 GiB).",
+        f"None lets the widget choose per file: equal parts in whole rounds of concurrency, "
+        f"at most {MAX_AUTO_PART_SIZE // MiB} MiB each.",
     )
 
 

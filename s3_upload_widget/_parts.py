@@ -37,22 +37,18 @@ def read_checksum(value: object, what: str) -> str:
     )
 
 
-def start_multipart(
-    upload: Upload,
-    signer: Any,
-    *,
-    part_size: int | None,
-    overwrite: bool,
-    checksum: str | None = None,
-) -> dict:
-    """Create the S3 multipart upload of ``upload``; the SIGN answer for the page. With
-    ``checksum`` ("CRC32C") every part must come with its checksum (`sign_parts`)."""
+def start_multipart(upload: Upload, signer: Any, options: Any) -> dict:
+    """Create the S3 multipart upload of ``upload``; the SIGN answer for the page.
+    ``options`` (the widget's `Options`) gives ``part_size``, ``concurrency`` (parts come
+    in whole rounds of it), ``overwrite`` and ``checksum``: with "CRC32C" every part must
+    come with its checksum (`sign_parts`)."""
+    checksum = options.checksum
     record = upload.record
-    size, count = plan_parts(record["size"], part_size)
+    size, count = plan_parts(record["size"], options.part_size, options.concurrency)
     upload.s3_upload_id = signer.create_multipart(
         record["key"],
         content_type=record["content_type"],
-        overwrite=overwrite,
+        overwrite=options.overwrite,
         extra_args=upload.extra_args,
         checksum_algorithm=checksum,
     )

@@ -227,9 +227,7 @@ class UploadSession(PauseHandlers, ResumeHandlers):
         upload.extra_args = resolve_extra_args(self.options.extra_args, fields)
         signer = self._get_signer()
         if record["size"] >= self.options.multipart_threshold:
-            result = start_multipart(upload, signer, part_size=self.options.part_size,
-                                     overwrite=self.options.overwrite,
-                                     checksum=self.options.checksum)  # fmt: skip
+            result = start_multipart(upload, signer, self.options)
         else:
             # Said before any byte is sent: S3's 412 for the signed If-None-Match may come
             # without CORS headers (moto), and some servers ignore If-None-Match (s3rver).

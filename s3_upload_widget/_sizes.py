@@ -21,13 +21,14 @@ MAX_SINGLE_PUT = 5 * 1024**3
 MAX_OBJECT_SIZE = 5 * 1024**4  # 5 TiB, S3's largest object
 MAX_KEY_BYTES = 1024
 
-DEFAULT_PART_SIZE = 16 * MiB
-"""Automatic part size for files that need fewer than 10,000 parts of it.
+MAX_AUTO_PART_SIZE = 64 * MiB
+"""The largest part the widget chooses by itself (files up to 625 GiB; beyond, parts grow
+so that 10,000 of them hold the file).
 
-Measured (benchmarks/results.md, part size x concurrency sweep): 8 MiB parts were the
-slowest and cost the browser the most CPU per GiB; 16, 32 and 64 MiB were within noise of
-each other. 16 MiB halves the per-part preflights and round trips of 8 MiB, which dominate
-on a real link, while a retried part still costs little."""
+Parts come in whole rounds of ``concurrency`` (benchmarks/link.md, far profile: 300 MiB as
+19 parts of 16 MiB on 6 connections used 65-73 % of the link, because the last round ran
+on one connection; as 6 parts of 50 MiB, 90-98 %). Above 64 MiB a retried or paused part
+costs too much and progress moves in big steps."""
 
 
 def format_size(n: int) -> str:
@@ -47,30 +48,44 @@ def smallest_part_size(size: int) -> int:
     return math.ceil(math.ceil(size / MAX_PARTS) / MiB) * MiB
 
 
-def plan_parts(size: int, part_size: int | None = None) -> tuple[int, int]:
+def auto_part_size(size: int, concurrency: int = 1) -> int:
+    """The part size the widget chooses for ``size`` bytes sent ``concurrency`` parts at a
+    time: equal parts in whole rounds of ``concurrency``, each at most
+    :data:`MAX_AUTO_PART_SIZE` (grown when 10,000 parts would not hold the file) and at
+    least S3's 5 MiB (a small file gets fewer parts than ``concurrency``)."""
+    if not is_int(concurrency) or concurrency < 1:
+        raise ValueError(f"concurrency must be an int >= 1, not {concurrency!r}")
+    rounds = max(1, math.ceil(size / (concurrency * MAX_AUTO_PART_SIZE)))
+    count = rounds * concurrency
+    if size < count * MIN_PART_SIZE:  # fewer, equal parts: 16 MiB as 3 of 5.3 MiB
+        count = max(1, size // MIN_PART_SIZE)
+    part_size = max(MIN_PART_SIZE, math.ceil(size / count))
+    if math.ceil(size / part_size) > MAX_PARTS:
+        part_size = smallest_part_size(size)
+    return part_size
+
+
+def plan_parts(size: int, part_size: int | None = None, concurrency: int = 1) -> tuple[int, int]:
     """``(part_size, part_count)`` for a multipart upload of ``size`` bytes.
 
-    Automatic: :data:`DEFAULT_PART_SIZE`, grown to a whole number of MiB when the file
-    would need more than 10,000 parts. An explicit ``part_size`` must be 5 MiB..5 GiB and
-    big enough for 10,000 parts (``ValueError`` names the minimum). An empty file is one
-    part of 0 bytes (callers upload such files with a single PUT anyway).
+    Automatic (``part_size=None``): :func:`auto_part_size` for ``concurrency`` parts in
+    flight. An explicit ``part_size`` must be 5 MiB..5 GiB and big enough for 10,000 parts
+    (``ValueError`` names the minimum). An empty file is one part of 0 bytes (callers
+    upload such files with a single PUT anyway).
     """
     if not is_int(size) or size < 0:
         raise ValueError(f"size must be an int >= 0, not {size!r}")
     if size > MAX_OBJECT_SIZE:
         raise ValueError(f"size {size:,} is over S3's maximum object size of 5 TiB")
-    needed = math.ceil(size / MAX_PARTS)  # smallest part size that fits in MAX_PARTS
     if part_size is None:
-        part_size = max(DEFAULT_PART_SIZE, MIN_PART_SIZE)
-        if part_size < needed:
-            part_size = smallest_part_size(size)
+        part_size = auto_part_size(size, concurrency)
     else:
         if not is_int(part_size) or not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
             raise ValueError(
                 f"part_size must be between 5 MiB ({MIN_PART_SIZE:,}) and 5 GiB "
                 f"({MAX_PART_SIZE:,}) bytes, not {part_size!r}"
             )
-        if part_size < needed:
+        if part_size < math.ceil(size / MAX_PARTS):
             minimum = smallest_part_size(size)
             raise ValueError(
                 f"part_size {part_size:,} is too small for {size:,} bytes: S3 allows "

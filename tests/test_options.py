@@ -38,7 +38,7 @@ BAD_VALUES = [
     ("expires_in", 0, ["expires_in", "between 1 and 604800", "900"]),
     ("expires_in", 8 * 24 * 3600, ["expires_in", "7 days"]),
     ("multipart_threshold", 1024, ["multipart_threshold", "5 MiB", "5 GiB"]),
-    ("multipart_threshold", 10 * GiB, ["multipart_threshold", "5 GiB", "104,857,600"]),
+    ("multipart_threshold", 10 * GiB, ["multipart_threshold", "5 GiB", "16,777,216"]),
     ("part_size", 1_000_000, ["part_size", "5 MiB", "None lets the widget choose"]),
     ("part_size", 6 * GiB, ["part_size", "5 GiB"]),
     ("concurrency", 0, ["concurrency", "between 1 and 6", "connections"]),

@@ -8,12 +8,13 @@ from hypothesis import strategies as st
 
 from s3_upload_widget._errors import UploadError
 from s3_upload_widget._sizes import (
-    DEFAULT_PART_SIZE,
+    MAX_AUTO_PART_SIZE,
     MAX_OBJECT_SIZE,
     MAX_PART_SIZE,
     MAX_PARTS,
     MAX_SINGLE_PUT,
     MIN_PART_SIZE,
+    auto_part_size,
     check_uploadable,
     format_size,
     part_length,
@@ -22,8 +23,7 @@ from s3_upload_widget._sizes import (
 
 MiB = 1024**2
 GiB = 1024**3
-# One byte more than 10,000 default parts: the part grows by a MiB, and this many fit.
-_GROWN_COUNT = -(-(DEFAULT_PART_SIZE * MAX_PARTS + 1) // (DEFAULT_PART_SIZE + MiB))
+PART = 16 * MiB  # an explicit part size of the part_length tests
 
 
 @pytest.mark.parametrize(
@@ -46,19 +46,50 @@ def test_format_size(n, text):
 
 
 @pytest.mark.parametrize(
-    ("size", "plan"),
+    ("size", "concurrency", "plan"),
     [
-        (0, (DEFAULT_PART_SIZE, 1)),
-        (1, (DEFAULT_PART_SIZE, 1)),
-        (DEFAULT_PART_SIZE, (DEFAULT_PART_SIZE, 1)),
-        (DEFAULT_PART_SIZE + 1, (DEFAULT_PART_SIZE, 2)),
-        (DEFAULT_PART_SIZE * MAX_PARTS, (DEFAULT_PART_SIZE, MAX_PARTS)),
-        (DEFAULT_PART_SIZE * MAX_PARTS + 1, (DEFAULT_PART_SIZE + MiB, _GROWN_COUNT)),
-        (MAX_OBJECT_SIZE, (525 * MiB, 9987)),
+        (0, 6, (MIN_PART_SIZE, 1)),
+        (1, 6, (MIN_PART_SIZE, 1)),
+        (MIN_PART_SIZE, 6, (MIN_PART_SIZE, 1)),
+        # fewer parts than concurrency, equal, each at least 5 MiB
+        (16 * MiB, 6, (-(-16 * MiB // 3), 3)),
+        (20 * MiB, 6, (5 * MiB, 4)),
+        # one round of 6 equal parts
+        (32 * MiB, 6, (-(-32 * MiB // 6), 6)),
+        (300 * MiB, 6, (50 * MiB, 6)),
+        (300 * MiB + 1, 6, (50 * MiB + 1, 6)),
+        # whole rounds once one round would need parts over 64 MiB
+        (6 * MAX_AUTO_PART_SIZE, 6, (MAX_AUTO_PART_SIZE, 6)),
+        (6 * MAX_AUTO_PART_SIZE + 1, 6, (-(-(6 * MAX_AUTO_PART_SIZE + 1) // 12), 12)),
+        (1024 * MiB, 6, (-(-1024 * MiB // 18), 18)),
+        (300 * MiB, 1, (60 * MiB, 5)),
+        (300 * MiB, 4, (-(-300 * MiB // 8), 8)),
+        # beyond 10,000 parts of 64 MiB the part grows to whole MiB that fit
+        (700 * GiB, 6, (72 * MiB, 9956)),
+        (MAX_OBJECT_SIZE, 6, (525 * MiB, 9987)),
     ],
 )
-def test_plan_parts_automatic(size, plan):
-    assert plan_parts(size) == plan
+def test_plan_parts_automatic(size, concurrency, plan):
+    assert plan_parts(size, None, concurrency) == plan
+
+
+@settings(max_examples=300, deadline=None)
+@given(size=st.integers(MIN_PART_SIZE, 600 * GiB), concurrency=st.integers(1, 6))
+def test_auto_parts_come_in_whole_rounds(size, concurrency):
+    part_size, count = plan_parts(size, None, concurrency)
+    assert part_size == auto_part_size(size, concurrency)
+    assert MIN_PART_SIZE <= part_size <= MAX_AUTO_PART_SIZE
+    if size >= concurrency * MIN_PART_SIZE:
+        assert count % concurrency == 0  # no last round run on fewer connections
+    else:
+        assert count == size // MIN_PART_SIZE
+    assert size - (count - 1) * part_size > 0  # the last part holds bytes
+
+
+@pytest.mark.parametrize("concurrency", [0, -1, 1.5, True])
+def test_auto_part_size_bad_concurrency(concurrency):
+    with pytest.raises(ValueError, match="concurrency"):
+        auto_part_size(10 * MiB, concurrency)
 
 
 def test_plan_parts_explicit():
@@ -105,17 +136,17 @@ def test_plan_parts_properties(size, part_size):
 
 
 def test_part_length():
-    size = 2 * DEFAULT_PART_SIZE + 5
-    assert part_length(size, DEFAULT_PART_SIZE, 1) == DEFAULT_PART_SIZE
-    assert part_length(size, DEFAULT_PART_SIZE, 3) == 5
-    assert sum(part_length(size, DEFAULT_PART_SIZE, n) for n in (1, 2, 3)) == size
-    assert part_length(0, DEFAULT_PART_SIZE, 1) == 0
+    size = 2 * PART + 5
+    assert part_length(size, PART, 1) == PART
+    assert part_length(size, PART, 3) == 5
+    assert sum(part_length(size, PART, n) for n in (1, 2, 3)) == size
+    assert part_length(0, PART, 1) == 0
 
 
 @pytest.mark.parametrize("number", [0, 4, -1, True, 1.0])
 def test_part_length_out_of_range(number):
     with pytest.raises(ValueError, match="part_number"):
-        part_length(2 * DEFAULT_PART_SIZE + 5, DEFAULT_PART_SIZE, number)
+        part_length(2 * PART + 5, PART, number)
 
 
 # --- check_uploadable -------------------------------------------------------------------

@@ -19,6 +19,9 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from s3_upload_widget._options import DEFAULT_CONCURRENCY
+from s3_upload_widget._sizes import plan_parts
+
 from .netproxy_faults import RequestHead, reset, s3_error, stall
 from .support import make_random_file, sha256_bytes, sha256_file, wait_until, write_json
 from .widget_helpers import MiB, RequestLog, assert_all_done, open_widget, wait_final
@@ -33,7 +36,7 @@ ABSOLUTE_STALL_S = 60  # the engine's stallTimeoutMs
 @dataclass(frozen=True)
 class Scenario:
     big: int  # bytes of the multipart file
-    part_size: int | None  # None: the widget's default (16 MiB)
+    part_size: int | None  # None: the widget's choice (auto_part_size)
     small: int  # small files (single PUTs), 128 KiB-2 MiB each
     per_connection_bps: float  # NetProxy's cap per connection
     stall_s: float  # how long the stalled part's connection holds
@@ -160,7 +163,7 @@ def test_faults_survived(proxied_nb, proxy, s3, notebook_name, tmp_path, capsys,
     cut_after = resent.started - stalled.started
 
     # 2. An outage in the middle of the big file, once the stalled part went again.
-    part_count = -(-sc.big // (sc.part_size or 16 * MiB))
+    part_count = plan_parts(sc.big, sc.part_size, DEFAULT_CONCURRENCY)[1]
 
     def parts_stored() -> int:
         return len({part_of(r) for r in proxy.log() if part_of(r) and r.status == 200})
