@@ -65,6 +65,39 @@ def location_to_region(location: str | None) -> str:
     return location
 
 
+def find_region(client, bucket: str, explain) -> str:
+    """The region of ``bucket``: GetBucketLocation, else HeadBucket's
+    ``x-amz-bucket-region`` (a role may not call the first, some S3-compatible servers
+    lack it), else the client's region. ``explain(exc, key, action)`` turns a failure
+    that leaves no region to find into the UploadError to raise."""
+
+    try:
+        answer = client.get_bucket_location(Bucket=bucket)
+        return location_to_region(answer.get("LocationConstraint"))
+    except bex.ClientError as exc:
+        code = error_code(exc)
+        if code == "NoSuchBucket" or code in {
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "ExpiredToken",
+            "TokenRefreshRequired",
+        }:
+            raise explain(exc, "", "s3:GetBucketLocation") from exc
+        # Denied or not implemented: HeadBucket tells the region too.
+    except bex.BotoCoreError as exc:
+        raise explain(exc, "", "s3:GetBucketLocation") from exc
+    try:
+        headers = client.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPHeaders"]
+    except bex.ClientError as exc:
+        if http_status(exc) == 404:
+            raise explain(exc, "", "s3:ListBucket") from exc
+        # S3 names the region even when it refuses the HEAD (403).
+        headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    except bex.BotoCoreError as exc:
+        raise explain(exc, "", "s3:ListBucket") from exc
+    return headers.get("x-amz-bucket-region") or client.meta.region_name or "us-east-1"
+
+
 def is_aws_endpoint(client) -> bool:
     """Whether ``client`` talks to AWS's own S3 endpoints (not moto, MinIO, R2, ...)."""
     host = urlsplit(client.meta.endpoint_url or "").hostname or ""
@@ -91,9 +124,10 @@ def _client_credentials(client):
     return client._request_signer._credentials
 
 
-def signing_clone(client, *, region: str, aws: bool):
+def signing_clone(client, *, region: str, aws: bool, endpoint_url: str | None = None):
     """A client that presigns SigV4 URLs for ``region``, with ``client``'s credentials
-    and configuration. It only signs (offline), so connection settings do not matter."""
+    and configuration, for ``endpoint_url`` when given (another name of the same S3). It
+    only signs (offline), so connection settings do not matter."""
     s3_options = dict(client.meta.config.s3 or {})
     if aws and s3_options.get("addressing_style") != "path":
         # "virtual" makes botocore name the regional endpoint, not the global one.
@@ -109,7 +143,7 @@ def signing_clone(client, *, region: str, aws: bool):
         "s3",
         region_name=region,
         # Keep a custom endpoint (moto, MinIO, R2); let botocore pick AWS's regional one.
-        endpoint_url=None if aws else client.meta.endpoint_url,
+        endpoint_url=endpoint_url or (None if aws else client.meta.endpoint_url),
         config=config,
     )
 

@@ -13,6 +13,7 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from ._extra_args import check_extra_args
 from ._sizes import (
@@ -41,6 +42,10 @@ than 4 of the browser's 6 connections: 52 % of the link with 4, 65 % with 6."""
 
 MAX_CONCURRENCY = 6
 """A browser opens at most 6 HTTP/1.1 connections to one host."""
+
+MAX_EXTRA_ENDPOINTS = 7
+"""``extra_endpoints``: the client's endpoint and at most 7 more names of the same S3, so
+at most 8 x 6 requests in flight (benchmarks/link.md measured up to 8 names)."""
 
 DEFAULT_PARALLEL_FILES = 6
 
@@ -302,6 +307,54 @@ def _checksum(value: object) -> str | None:
     )
 
 
+def _extra_endpoints(value: object) -> tuple[str, ...]:
+    fix = (
+        "Give a list of endpoint URLs that serve the same bucket under other host names, "
+        'like ["https://s3.dualstack.eu-west-1.amazonaws.com"] or ["http://127.0.0.2:9000"]; '
+        "[] for none."
+    )
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ValueError(f"extra_endpoints must be a list of URLs, not {value!r}. {fix}")
+    if len(value) > MAX_EXTRA_ENDPOINTS:
+        raise ValueError(
+            f"extra_endpoints lists {len(value)} URLs; at most {MAX_EXTRA_ENDPOINTS} are "
+            f"used (each adds {MAX_CONCURRENCY} connections). {fix}"
+        )
+    endpoints: list[str] = []
+    for url in value:
+        endpoint = _endpoint(url, fix)
+        if endpoint in endpoints:
+            raise ValueError(f"extra_endpoints names {endpoint} twice. {fix}")
+        endpoints.append(endpoint)
+    return tuple(endpoints)
+
+
+def _endpoint(url: object, fix: str) -> str:
+    """``scheme://host[:port]`` of an endpoint URL, or ValueError naming what is wrong."""
+    parts = urlsplit(url) if isinstance(url, str) else None
+    try:
+        port = parts.port if parts else None
+    except ValueError:
+        parts = None  # a port that is no number
+    if parts is not None and (parts.username is not None or parts.password is not None):
+        raise ValueError(f"extra_endpoints: a URL carries credentials; remove them. {fix}")
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or has_control(url)
+    ):
+        raise ValueError(
+            f"extra_endpoints: {str(url)[:80]!r} is not an endpoint URL (http or https, a "
+            f"host and maybe a port; no path, query or credentials). {fix}"
+        )
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}"
+
+
 def _key_template(value: Any) -> Any:
     validate_key_template(value)
     return value
@@ -325,6 +378,7 @@ _RULES: dict[str, Callable[[Any], Any]] = {
     "parallel_files": _parallel_files,
     "checksum": _checksum,
     "extra_args": check_extra_args,
+    "extra_endpoints": _extra_endpoints,
 }
 
 OPTION_NAMES = tuple(_RULES)
@@ -351,13 +405,19 @@ class SessionOptions:
     concurrency: int = DEFAULT_CONCURRENCY
     extra_args: Any = None  # dict, callable per file, or None (checked by check_option)
     checksum: str | None = DEFAULT_CHECKSUM
+    extra_endpoints: tuple[str, ...] = ()
+
+    @property
+    def in_flight(self) -> int:
+        """Parts of one file in flight: ``concurrency`` on each host name."""
+        return self.concurrency * (1 + len(self.extra_endpoints))
 
 
 WIDGET_OPTIONS = frozenset(
     {"bucket", "prefix", "client", "key_template", "accept", "multiple", "max_size",
      "overwrite", "expires_in", "max_files", "max_total_files", "allow_active_types",
      "multipart_threshold", "part_size", "concurrency", "parallel_files", "extra_args",
-     "checksum"}
+     "checksum", "extra_endpoints"}
 )  # fmt: skip
 """The keyword arguments of ``S3UploadWidget()`` that are its own options."""
 

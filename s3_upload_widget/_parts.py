@@ -13,11 +13,12 @@ from typing import Any
 from ._errors import UploadError
 from ._options import MAX_CONCURRENCY
 from ._records import Upload
-from ._sizes import part_length, plan_parts
+from ._sizes import MAX_PARTS, part_length, plan_parts
 from ._values import is_int
 
 MAX_PARTS_PER_REQUEST = 3 * MAX_CONCURRENCY
-"""Part URLs are signed in small batches just before they are needed."""
+"""Part URLs are signed in small batches just before they are needed: with one host name,
+at most this many at once (with ``extra_endpoints``, 3 x the parts in flight)."""
 
 MAX_SIGNATURES_PER_PART = 20
 """Re-signing an expired URL is normal; a front end asking endlessly is not."""
@@ -39,12 +40,12 @@ def read_checksum(value: object, what: str) -> str:
 
 def start_multipart(upload: Upload, signer: Any, options: Any) -> dict:
     """Create the S3 multipart upload of ``upload``; the SIGN answer for the page.
-    ``options`` (the widget's `Options`) gives ``part_size``, ``concurrency`` (parts come
-    in whole rounds of it), ``overwrite`` and ``checksum``: with "CRC32C" every part must
+    ``options`` (`SessionOptions`) gives ``part_size``, ``in_flight`` (parts come in
+    whole rounds of it), ``overwrite`` and ``checksum``: with "CRC32C" every part must
     come with its checksum (`sign_parts`)."""
     checksum = options.checksum
     record = upload.record
-    size, count = plan_parts(record["size"], options.part_size, options.concurrency)
+    size, count = plan_parts(record["size"], options.part_size, options.in_flight)
     upload.s3_upload_id = signer.create_multipart(
         record["key"],
         content_type=record["content_type"],
@@ -55,6 +56,7 @@ def start_multipart(upload: Upload, signer: Any, options: Any) -> dict:
     upload.checksum_algorithm = checksum or ""
     upload.mode = "multipart"
     upload.part_size, upload.part_count = size, count
+    upload.max_outstanding = 3 * max(options.in_flight, MAX_CONCURRENCY)
     record["multipart"] = True
     plan = {"mode": "multipart", "part_size": size, "part_count": count}
     return {**plan, "checksum": checksum} if checksum else plan
@@ -72,12 +74,12 @@ def sign_parts(
     if (
         not isinstance(numbers, list)
         or not numbers
-        or len(numbers) > MAX_PARTS_PER_REQUEST
+        or len(numbers) > upload.max_outstanding
         or not all(is_int(n) and 1 <= n <= upload.part_count for n in numbers)
     ):
         raise UploadError(
             "bad-request",
-            f"'part_numbers' must list 1 to {MAX_PARTS_PER_REQUEST} part numbers "
+            f"'part_numbers' must list 1 to {upload.max_outstanding} part numbers "
             f"between 1 and {upload.part_count}.",
             "",
         )
@@ -101,3 +103,34 @@ def sign_parts(
         upload.outstanding.add(n)
         parts.append({"part_number": n, "length": length, **signed.as_dict()})
     return parts
+
+
+def read_reported_parts(key: str, parts: object) -> dict[int, str]:
+    """The parts the page reports as stored, ``{part_number: etag}`` in order;
+    ``UploadError("bad-request")`` for a list that is not a list of distinct parts with
+    ETags (the caller aborts the upload)."""
+
+    def bad(problem: str) -> UploadError:
+        return UploadError(
+            "bad-request",
+            f"The browser sent an invalid list of parts for {key!r}: {problem}. The "
+            "upload was aborted.",
+            "Upload the file again; if it persists, report a bug.",
+        )
+
+    if not isinstance(parts, list) or not parts:
+        raise bad("expected a non-empty list")
+    reported: dict[int, str] = {}
+    for part in parts:
+        number = part.get("part_number") if isinstance(part, dict) else None
+        etag = part.get("etag") if isinstance(part, dict) else None
+        if not is_int(number):
+            raise bad(f"part number {number!r} is not an int")
+        if not 1 <= number <= MAX_PARTS:
+            raise bad(f"part number {number} is not between 1 and {MAX_PARTS}")
+        if not isinstance(etag, str) or not etag.strip().strip('"'):
+            raise bad(f"part {number} has no ETag")
+        if number in reported:
+            raise bad(f"part {number} is listed twice")
+        reported[number] = etag
+    return dict(sorted(reported.items()))

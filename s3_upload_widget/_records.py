@@ -42,6 +42,7 @@ class Upload:
     checksum: str = ""  # the CRC32C signed for a single PUT (S3 verifies the body against it)
     part_checksums: dict[int, str] = field(default_factory=dict)  # part -> CRC32C last signed
     checksum_algorithm: str = ""  # "CRC32C" when every body of this upload carries one
+    max_outstanding: int = MAX_OUTSTANDING_PARTS  # 3 x the parts in flight (_parts.py)
 
     @property
     def is_final(self) -> bool:
@@ -76,16 +77,16 @@ class Upload:
     def check_outstanding(
         self, numbers: set[int], list_parts: Callable[[str, str], Iterable[int]]
     ) -> None:
-        """Refuse to hand out more than MAX_OUTSTANDING_PARTS part URLs not yet used;
+        """Refuse to hand out more than ``max_outstanding`` part URLs not yet used;
         ``list_parts(key, upload_id)`` names the parts S3 holds."""
-        if len(self.outstanding | numbers) <= MAX_OUTSTANDING_PARTS:
+        if len(self.outstanding | numbers) <= self.max_outstanding:
             return
         self.outstanding -= set(list_parts(self.record["key"], self.s3_upload_id))
-        if len(self.outstanding | numbers) > MAX_OUTSTANDING_PARTS:
+        if len(self.outstanding | numbers) > self.max_outstanding:
             raise UploadError(
                 "bad-request",
                 f"The page asked for more part URLs of {self.record['name']!r} than it "
-                f"can use at once ({MAX_OUTSTANDING_PARTS} not yet uploaded).",
+                f"can use at once ({self.max_outstanding} not yet uploaded).",
                 "Reload the page; if it persists, report a bug.",
             )
 

@@ -391,7 +391,8 @@ class UploadSession(PauseHandlers, ResumeHandlers):
     def _get_signer(self) -> Any:
         if self._signer is None:
             self._signer = self._signer_factory()
-        self._signer.expires_in = self.options.expires_in  # a change applies at once
+        self._signer.expires_in = self.options.expires_in  # changes apply at once
+        self._signer.extra_endpoints = self.options.extra_endpoints
         return self._signer
 
     def _upload_for(self, args: dict) -> Upload:

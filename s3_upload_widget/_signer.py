@@ -14,10 +14,10 @@ import botocore.exceptions as bex
 from . import _extra_args
 from ._client import (
     error_code,
+    find_region,
     http_status,
     is_aws_endpoint,
     is_not_found,
-    location_to_region,
     signing_clone,
     signs_as_needed,
     supports,
@@ -25,6 +25,7 @@ from ._client import (
 from ._errors import UploadError, explain_client_error, key_exists_error
 from ._extra_args import browser_headers, headers_for, iam_hint, normalize_extra_args
 from ._options import DEFAULT_EXPIRES_IN, check_option
+from ._parts import read_reported_parts
 from ._sizes import MAX_PART_SIZE, MAX_PARTS, MAX_SINGLE_PUT
 from ._values import is_int
 
@@ -57,7 +58,13 @@ class Signer:
     """
 
     def __init__(
-        self, client, bucket: str, *, expires_in: int = DEFAULT_EXPIRES_IN, prefix: str = ""
+        self,
+        client,
+        bucket: str,
+        *,
+        expires_in: int = DEFAULT_EXPIRES_IN,
+        prefix: str = "",
+        extra_endpoints: tuple[str, ...] = (),
     ) -> None:
         check_option("bucket", bucket)
         check_option("expires_in", expires_in)
@@ -67,6 +74,22 @@ class Signer:
         self.prefix = prefix
         self._region: str | None = None
         self._signing_client = None
+        self._host_clients: list | None = None
+        self._extra_endpoints = check_option("extra_endpoints", extra_endpoints)
+        self._puts_signed = 0
+
+    @property
+    def extra_endpoints(self) -> tuple[str, ...]:
+        """Other endpoints of the same S3 (the widget's ``extra_endpoints``): PUTs and
+        parts are signed for them in turn with the client's own, so that the browser,
+        which opens 6 connections per host name, can have more requests in flight."""
+        return self._extra_endpoints
+
+    @extra_endpoints.setter
+    def extra_endpoints(self, value: tuple[str, ...]) -> None:
+        value = check_option("extra_endpoints", value)
+        if value != self._extra_endpoints:
+            self._extra_endpoints, self._host_clients = value, None
 
     # --- errors ----------------------------------------------------------------------
 
@@ -86,35 +109,8 @@ class Signer:
         the client's own region.
         """
         if self._region is None:
-            self._region = self._find_region()
+            self._region = find_region(self.client, self.bucket, self._explain)
         return self._region
-
-    def _find_region(self) -> str:
-        try:
-            answer = self.client.get_bucket_location(Bucket=self.bucket)
-            return location_to_region(answer.get("LocationConstraint"))
-        except bex.ClientError as exc:
-            code = error_code(exc)
-            if code == "NoSuchBucket" or code in {
-                "InvalidAccessKeyId",
-                "SignatureDoesNotMatch",
-                "ExpiredToken",
-                "TokenRefreshRequired",
-            }:
-                raise self._explain(exc, "", "s3:GetBucketLocation") from exc
-            # Denied or not implemented: HeadBucket tells the region too.
-        except bex.BotoCoreError as exc:
-            raise self._explain(exc, "", "s3:GetBucketLocation") from exc
-        try:
-            headers = self.client.head_bucket(Bucket=self.bucket)["ResponseMetadata"]["HTTPHeaders"]
-        except bex.ClientError as exc:
-            if http_status(exc) == 404:
-                raise self._explain(exc, "", "s3:ListBucket") from exc
-            # S3 names the region even when it refuses the HEAD (403).
-            headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        except bex.BotoCoreError as exc:
-            raise self._explain(exc, "", "s3:ListBucket") from exc
-        return headers.get("x-amz-bucket-region") or self.client.meta.region_name or "us-east-1"
 
     @property
     def signing_client(self):
@@ -136,10 +132,25 @@ class Signer:
                 self._signing_client = signing_clone(self.client, region=region, aws=aws)
         return self._signing_client
 
-    def _presign(self, method: str, params: dict, key: str, headers: dict) -> SignedRequest:
-        """A presigned PUT, with those of ``headers`` the URL signs (see browser_headers)."""
+    def _host_client(self, turn: int):
+        """The signing client of host name number ``turn`` (modulo their count): the
+        client's own endpoint first, then each of ``extra_endpoints``."""
+        if self._host_clients is None:
+            aws = is_aws_endpoint(self.client)
+            region = self.region if aws else (self.client.meta.region_name or "us-east-1")
+            self._host_clients = [self.signing_client] + [
+                signing_clone(self.client, region=region, aws=aws, endpoint_url=url)
+                for url in self._extra_endpoints
+            ]
+        return self._host_clients[turn % len(self._host_clients)]
+
+    def _presign(
+        self, method: str, params: dict, key: str, headers: dict, turn: int = 0
+    ) -> SignedRequest:
+        """A presigned PUT for host name ``turn`` (see _host_client), with those of
+        ``headers`` the URL signs (see browser_headers)."""
         try:
-            url = self.signing_client.generate_presigned_url(
+            url = self._host_client(turn).generate_presigned_url(
                 method, Params=params, ExpiresIn=self.expires_in, HttpMethod="PUT"
             )
         except (bex.BotoCoreError, bex.ClientError) as exc:
@@ -195,7 +206,8 @@ class Signer:
             elif self.exists_if_allowed(key):
                 # botocore too old to sign If-None-Match (< mid 2024): check now, at least.
                 raise self._key_exists(key)
-        return self._presign("put_object", params, key, headers)
+        self._puts_signed += 1  # files take the host names in turn
+        return self._presign("put_object", params, key, headers, self._puts_signed - 1)
 
     # --- multipart ------------------------------------------------------------------
 
@@ -251,7 +263,7 @@ class Signer:
         }
         headers: dict[str, str] = {}
         _extra_args.sign_checksum(params, headers, checksum)
-        return self._presign("upload_part", params, key, headers)
+        return self._presign("upload_part", params, key, headers, part_number - 1)
 
     def complete_multipart(
         self,
@@ -275,7 +287,7 @@ class Signer:
         Returns ``{"etag", "size", "checksum_crc32c"}`` of the stored object.
         """
         try:
-            reported = self._validate_parts(key, parts)
+            reported = read_reported_parts(key, parts)
             stored = self._list_parts(key, upload_id)
             self._check_parts(key, reported, stored, expected_size)
             if not overwrite and self.exists_if_allowed(key):
@@ -292,32 +304,6 @@ class Signer:
         with contextlib.suppress(UploadError):
             found = {k: v for k, v in self.head(key).items() if k in ("etag", "size")}
         return {**found, "checksum_crc32c": answer.get("ChecksumCRC32C", "")}
-
-    def _validate_parts(self, key: str, parts: object) -> dict[int, str]:
-        def bad(problem: str) -> UploadError:
-            return UploadError(
-                "bad-request",
-                f"The browser sent an invalid list of parts for {key!r}: {problem}. The "
-                "upload was aborted.",
-                "Upload the file again; if it persists, report a bug.",
-            )
-
-        if not isinstance(parts, list) or not parts:
-            raise bad("expected a non-empty list")
-        reported: dict[int, str] = {}
-        for part in parts:
-            number = part.get("part_number") if isinstance(part, dict) else None
-            etag = part.get("etag") if isinstance(part, dict) else None
-            if not is_int(number):
-                raise bad(f"part number {number!r} is not an int")
-            if not 1 <= number <= MAX_PARTS:
-                raise bad(f"part number {number} is not between 1 and {MAX_PARTS}")
-            if not isinstance(etag, str) or not etag.strip().strip('"'):
-                raise bad(f"part {number} has no ETag")
-            if number in reported:
-                raise bad(f"part {number} is listed twice")
-            reported[number] = etag
-        return dict(sorted(reported.items()))
 
     def list_parts(self, key: str, upload_id: str) -> list[int]:
         """The numbers of the parts S3 holds for a multipart upload (ListParts, all pages)."""

@@ -10,6 +10,7 @@ import uuid
 import warnings
 import weakref
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 import anywidget
@@ -110,6 +111,9 @@ class S3UploadWidget(anywidget.AnyWidget):
     concurrency = Option(DEFAULT_CONCURRENCY, help="Parts of one file uploaded at the same time.")
     parallel_files = Option(DEFAULT_PARALLEL_FILES, help="Files uploaded at the same time.")
     checksum = Option(DEFAULT_CHECKSUM, help="'CRC32C': S3 checks every body's bytes; or None.")
+    extra_endpoints = Option(
+        (), help="More URLs of the same S3: requests go to each name in turn (6 per name)."
+    )
 
     _widget_id = t.Unicode(help="Links a widget's views to its controller in the browser.").tag(
         sync=True
@@ -147,6 +151,7 @@ class S3UploadWidget(anywidget.AnyWidget):
         parallel_files: int = DEFAULT_PARALLEL_FILES,
         checksum: str | None = DEFAULT_CHECKSUM,
         extra_args: Any = None,
+        extra_endpoints: tuple[str, ...] | list[str] = (),
         **kwargs: Any,
     ) -> None:
         # Public traits of the base widgets (layout, tooltip, tabbable...) are allowed too.
@@ -181,6 +186,7 @@ class S3UploadWidget(anywidget.AnyWidget):
             concurrency=concurrency,
             parallel_files=parallel_files,
             checksum=checksum,
+            extra_endpoints=extra_endpoints,
             **kwargs,
         )
         self._session = UploadSession(
@@ -346,7 +352,7 @@ class S3UploadWidget(anywidget.AnyWidget):
     @t.observe(
         "prefix", "accept", "multiple", "max_size", "max_files", "max_total_files",
         "allow_active_types", "overwrite", "expires_in", "concurrency",
-        "multipart_threshold", "part_size", "checksum",
+        "multipart_threshold", "part_size", "checksum", "extra_endpoints",
     )  # fmt: skip
     def _config_changed(self, change: t.Bunch) -> None:
         # A change made in Python applies to every signature made after it.
@@ -375,18 +381,8 @@ class S3UploadWidget(anywidget.AnyWidget):
         )
 
     def _make_options(self) -> SessionOptions:
-        return SessionOptions(
-            bucket=self.bucket,
-            overwrite=self.overwrite,
-            multipart_threshold=self.multipart_threshold,
-            part_size=self.part_size,
-            multiple=self.multiple,
-            max_total_files=self.max_total_files,
-            expires_in=self.expires_in,
-            concurrency=self.concurrency,
-            extra_args=self._extra_args,
-            checksum=self.checksum,
-        )
+        # Every field of SessionOptions is an option of the widget by the same name.
+        return SessionOptions(**{f.name: getattr(self, f.name) for f in fields(SessionOptions)})
 
     def _s3_client(self) -> Any:
         from ._client import default_client
@@ -399,7 +395,11 @@ class S3UploadWidget(anywidget.AnyWidget):
         from ._signer import Signer
 
         return Signer(
-            self._s3_client(), self.bucket, expires_in=self.expires_in, prefix=self.prefix
+            self._s3_client(),
+            self.bucket,
+            expires_in=self.expires_in,
+            prefix=self.prefix,
+            extra_endpoints=self.extra_endpoints,
         )
 
     def _check_cors(self, origin: str) -> list[str]:

@@ -51,6 +51,17 @@ BAD_VALUES = [
     ("extra_args", {"SSECustomerKey": "k"}, ["SSE-C", "browser", "SSE-KMS"]),
     ("extra_args", {"StorageClas": "GLACIER"}, ["unknown key", "Did you mean 'StorageClass'?"]),
     ("extra_args", "aws:kms", ["extra_args must be a dict", "callable"]),
+    ("extra_endpoints", "http://127.0.0.2:9000", ["extra_endpoints must be a list", "[]"]),
+    ("extra_endpoints", ["ftp://s3.example"], ["'ftp://s3.example'", "http or https"]),
+    ("extra_endpoints", ["http://h/bucket"], ["no path", "same bucket"]),
+    ("extra_endpoints", ["http://h:port"], ["'http://h:port'", "a host and maybe a port"]),
+    ("extra_endpoints", ["http://AKIA:secret@h"], ["carries credentials", "remove them"]),
+    ("extra_endpoints", ["http://h", "http://H/"], ["names http://h twice"]),
+    (
+        "extra_endpoints",
+        [f"http://127.0.0.{i}" for i in range(2, 10)],
+        ["at most 7", "6 connections"],
+    ),
 ]
 
 GOOD_VALUES = [
@@ -81,6 +92,8 @@ GOOD_VALUES = [
     ("checksum", None),
     ("extra_args", None),
     ("extra_args", {"ServerSideEncryption": "aws:kms", "Tagging": {"project": "alpha"}}),
+    ("extra_endpoints", ()),
+    ("extra_endpoints", ("https://s3.dualstack.eu-west-1.amazonaws.com", "http://[::1]:9000")),
 ]
 
 
@@ -241,3 +254,15 @@ def test_unknown_placeholder_error_lists_the_valid_ones():
         validate_key_template("{prefix}{name}")
     for placeholder in PLACEHOLDERS:
         assert "{" + placeholder + "}" in str(exc_info.value)
+
+
+def test_extra_endpoints_are_normalized_and_multiply_the_parts_in_flight():
+    value = ["HTTP://LocalHost:9000/", "https://s3.dualstack.eu-west-1.amazonaws.com"]
+    assert check_option("extra_endpoints", value) == (
+        "http://localhost:9000",
+        "https://s3.dualstack.eu-west-1.amazonaws.com",
+    )
+    w = S3UploadWidget(bucket="b", concurrency=4, extra_endpoints=value)
+    assert w._session.options.in_flight == 12  # 4 on each of 3 host names
+    w.extra_endpoints = []
+    assert w._session.options.in_flight == 4

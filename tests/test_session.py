@@ -401,3 +401,15 @@ def test_one_upload_failing_leaves_the_others_alone(s3):
     h.ok(P.FAIL, upload_id=a["id"], error={"reason": "stall"})
     statuses = {r["name"]: r["status"] for r in h.session.records}
     assert statuses == {"a.csv": "error", "b.csv": "uploading"}
+
+
+def test_extra_endpoints_plan_whole_rounds_over_every_name_and_sign_in_turn(s3):
+    """Two names x concurrency 3: a round is 6 parts, and the part URLs alternate names."""
+    alias = "https://s3.dualstack.us-east-1.amazonaws.com"  # moto in-process answers it too
+    h = Harness(s3, multipart_threshold=5 * MiB, concurrency=3, extra_endpoints=(alias,))
+    record, plan = start_multipart(h, 60 * MiB)
+    assert (plan["part_size"], plan["part_count"]) == (10 * MiB, 6)
+    parts = h.ok(P.SIGN_PARTS, upload_id=record["id"], part_numbers=[1, 2, 3, 4])["parts"]
+    hosts = [p["url"].split("/")[2] for p in parts]
+    own, dual = f"{BUCKET}.s3.amazonaws.com", f"{BUCKET}.s3.dualstack.us-east-1.amazonaws.com"
+    assert hosts == [own, dual, own, dual]

@@ -551,3 +551,31 @@ def test_a_policy_requiring_sse_kms_admits_a_multipart_upload_with_it(s3, gated,
     assert response.status == 200, response
     complete_directly(s3, key, upload_id, {1: response.headers["etag"]})
     assert stored(s3, key) == payload(SIZE)
+
+
+# -- extra_endpoints: other names of the same S3 -------------------------------------------
+def test_extra_endpoints_sign_each_request_for_its_own_host(s3rver, s3, key):
+    """Parts and files take the host names in turn, each URL signed for its host: it is
+    served there, and refused on the other name (the signature covers Host)."""
+    alias = s3rver.endpoint_url.replace("127.0.0.1", "localhost")
+    signer = Signer(s3, BUCKET, expires_in=300, extra_endpoints=(alias,))
+    hosts = {1: "127.0.0.1", 2: "localhost", 3: "127.0.0.1"}
+    upload_id = signer.create_multipart(key, content_type=CONTENT_TYPE, overwrite=False)
+    urls = {n: signer.presign_part(key, upload_id, n, 1000 + n) for n in hosts}
+    assert {n: urlsplit(u.url).hostname for n, u in urls.items()} == hosts
+    body = payload(1002, seed=2)
+    swapped = urls[2].url.replace("//localhost:", "//127.0.0.1:", 1)
+    assert_refused(send(swapped, body, urls[2].headers))
+    etags = {}
+    for n, signed in urls.items():
+        response = send(signed.url, payload(1000 + n, seed=n), signed.headers)
+        assert response.status == 200, (n, response)
+        etags[n] = response.headers["etag"]
+    complete_directly(s3, key, upload_id, etags)
+    assert stored(s3, key) == b"".join(payload(1000 + n, seed=n) for n in hosts)
+
+    puts = [presign(signer, f"{key}.{i}") for i in range(4)]
+    assert [urlsplit(p.url).hostname for p in puts] == ["127.0.0.1", "localhost"] * 2
+    for i, signed in enumerate(puts):
+        assert send(signed.url, payload(SIZE, seed=i), signed.headers).status == 200
+        assert stored(s3, f"{key}.{i}") == payload(SIZE, seed=i)

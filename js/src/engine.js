@@ -46,8 +46,8 @@ export const DEFAULT_SIGN_AHEAD_BYTES = 32 * 1024 * 1024;
  * @property {import("./transport.js").Transport} transport
  * @property {number} [concurrency]        parts in flight per file (6)
  * @property {number} [parallelFiles]      files whose bytes move at once (6)
- * @property {number} [maxRequests]        PUTs in flight over all files (6: a browser's
- *                                         connections per host)
+ * @property {number} [maxRequests]        PUTs in flight over all files to one host name
+ *                                         (6: a browser's connections per host)
  * @property {number} [batchSize]          files per "sign-files" / "complete-files" (64)
  * @property {number} [batchesInFlight]    requests of each of those kinds out at once (2)
  * @property {number} [signAheadBytes]     see DEFAULT_SIGN_AHEAD_BYTES

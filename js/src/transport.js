@@ -190,56 +190,81 @@ function xhrPut(request, env) {
 export const xhrTransport = makeXhrTransport();
 
 /**
- * A transport that runs at most `maxRequests` PUTs at once and queues the rest
- * (first come, first served). Browsers open at most 6 HTTP/1.1 connections per
+ * A transport that runs at most `maxRequests` PUTs at once to each host name and queues
+ * the rest (first come, first served). Browsers open at most 6 HTTP/1.1 connections per
  * host and S3 speaks HTTP/1.1: beyond that, XHRs wait inside the browser without
- * progress, and their stall timers would fire although nothing is wrong. Queued
- * here, a request starts its stall timer only when it really starts.
+ * progress, and their stall timers would fire although nothing is wrong. Queued here, a
+ * request starts its stall timer only when it really starts. URLs signed for other names
+ * of the same S3 (the widget's `extra_endpoints`) each get their own `maxRequests`.
  * @param {Transport} transport
  * @param {number} maxRequests
  * @returns {Transport & {active: () => number, waiting: () => number}}
  */
 export function limitRequests(transport, maxRequests) {
+  /** @type {Map<string, {active: number, queue: {start: () => void, cancel: () => void}[]}>} */
+  const hosts = new Map();
   let active = 0;
-  /** @type {{start: () => void, cancel: () => void}[]} */
-  const queue = [];
-  const next = () => {
-    while (active < maxRequests) {
-      const entry = queue.shift();
-      if (!entry) return;
-      entry.start();
+  let waiting = 0;
+  /** @param {string} url */
+  const hostOf = (url) => {
+    try {
+      return new URL(url).host;
+    } catch {
+      return "";
     }
   };
-  /** @param {AbortSignal | undefined} signal */
-  const acquire = (signal) => new Promise((resolve, reject) => {
+  /** @param {string} name */
+  const next = (name) => {
+    const host = hosts.get(name);
+    if (!host) return;
+    while (host.active < maxRequests && host.queue.length) host.queue.shift()?.start();
+    if (!host.active && !host.queue.length) hosts.delete(name);
+  };
+  /**
+   * @param {string} name
+   * @param {AbortSignal | undefined} signal
+   */
+  const acquire = (name, signal) => new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new TransportError("aborted"));
+    const host = hosts.get(name) ?? { active: 0, queue: [] };
+    hosts.set(name, host);
     const entry = {
       start: () => {
         signal?.removeEventListener("abort", entry.cancel);
+        host.active++;
         active++;
+        waiting--;
         resolve(undefined);
       },
       cancel: () => {
-        const at = queue.indexOf(entry);
-        if (at >= 0) queue.splice(at, 1);
+        const at = host.queue.indexOf(entry);
+        if (at >= 0) {
+          host.queue.splice(at, 1);
+          waiting--;
+        }
+        next(name);
         reject(new TransportError("aborted"));
       },
     };
     signal?.addEventListener("abort", entry.cancel, { once: true });
-    queue.push(entry);
-    next();
+    host.queue.push(entry);
+    waiting++;
+    next(name);
   });
   return {
     async put(request) {
-      await acquire(request.signal);
+      const name = hostOf(request.url);
+      await acquire(name, request.signal);
       try {
         return await transport.put(request);
       } finally {
+        const host = hosts.get(name);
+        if (host) host.active--;
         active--;
-        next();
+        next(name);
       }
     },
     active: () => active,
-    waiting: () => queue.length,
+    waiting: () => waiting,
   };
 }

@@ -68,9 +68,9 @@ class Controller {
       api: kernelApi(this.rpc),
       transport: xhrTransport,
       network: this.network,
-      // The kernel checked it (1..6) and always syncs it: its default is written there.
-      concurrency: model.get("concurrency"),
-      parallelFiles: parallelFiles(model),
+      // The kernel checked it (1..6 per host name) and always syncs it: its default is written there.
+      concurrency: inFlight(model, "concurrency"),
+      parallelFiles: inFlight(model, "parallel_files"),
       checksum: model.get("checksum") ?? null,
       multipartThreshold: model.get("multipart_threshold") ?? Infinity,
       onChange: (id, state) => this._broadcast((view) => view.updateFile(id, state)),
@@ -82,15 +82,12 @@ class Controller {
     model.on("msg:custom", this._onMessage);
     // The engine reads these per file: a change in Python applies to the next file.
     this._onConcurrency = () => {
-      const concurrency = model.get("concurrency");
+      const concurrency = inFlight(model, "concurrency");
       this.engine.concurrency = concurrency;
       this.engine.signBatchSize = concurrency;
+      this.engine.parallelFiles = inFlight(model, "parallel_files");
     };
-    model.on("change:concurrency", this._onConcurrency);
-    this._onParallelFiles = () => {
-      this.engine.parallelFiles = parallelFiles(model);
-    };
-    model.on("change:parallel_files", this._onParallelFiles);
+    for (const name of IN_FLIGHT_OPTIONS) model.on(`change:${name}`, this._onConcurrency);
     // Which files the page hashes before "sign-files": the kernel's rules, as they are now.
     this._onChecksumRules = () => {
       this.engine.checksum = model.get("checksum") ?? null;
@@ -196,8 +193,7 @@ class Controller {
 
   dispose() {
     this.model.off("msg:custom", this._onMessage);
-    this.model.off("change:concurrency", this._onConcurrency);
-    this.model.off("change:parallel_files", this._onParallelFiles);
+    for (const name of IN_FLIGHT_OPTIONS) this.model.off(`change:${name}`, this._onConcurrency);
     this.model.off("change:checksum", this._onChecksumRules);
     this.model.off("change:multipart_threshold", this._onChecksumRules);
     globalThis.removeEventListener?.("online", this._onOnline);
@@ -233,12 +229,20 @@ async function describe(picked) {
 }
 
 /**
- * Files uploaded at once: the kernel's option when it has one.
+ * Requests of option `name` ("concurrency": parts of a file; "parallel_files": files) at
+ * once over all of the S3's host names.
  * @param {Model} model
+ * @param {string} name
  */
-function parallelFiles(model) {
-  return model.get("parallel_files") ?? DEFAULT_PARALLEL_FILES;
+function inFlight(model, name) {
+  const perHost = model.get(name) ?? (name === "parallel_files" ? DEFAULT_PARALLEL_FILES : 6);
+  // The kernel signs requests for each of the S3's names in turn (extra_endpoints), and
+  // the browser opens its 6 connections per name: per host name, then, not in all.
+  return perHost * (1 + (model.get("extra_endpoints") ?? []).length);
 }
+
+/** The options that set how many requests go at once. */
+const IN_FLIGHT_OPTIONS = ["concurrency", "parallel_files", "extra_endpoints"];
 
 /** @param {any} err */
 function describeError(err) {

@@ -220,3 +220,33 @@ test("limitRequests runs at most N PUTs and starts the next one when one ends", 
   assert.equal(limited.active(), 0);
   assert.equal(limited.waiting(), 0);
 });
+
+test("limitRequests counts its limit per host name: another name of the same S3 gets its own", async () => {
+  const { limitRequests } = await import("../src/transport.js");
+  const started = [];
+  const finish = new Map();
+  const inner = {
+    put: (request) => {
+      started.push(request.url);
+      return new Promise((resolve) => finish.set(request.url, () => resolve({ status: 200, etag: request.url, body: "" })));
+    },
+  };
+  const limited = limitRequests(inner, 2);
+  const urls = ["http://s3:9000/1", "http://s3:9000/2", "http://s3:9000/3", "http://alias:9000/4", "http://alias:9000/5", "http://alias:9000/6"];
+  const puts = urls.map((url) => limited.put({ url, body }));
+  await Promise.resolve();
+  // Two per name at once: four in flight, one of each name waiting.
+  assert.deepEqual(started, [urls[0], urls[1], urls[3], urls[4]]);
+  assert.equal(limited.active(), 4);
+  assert.equal(limited.waiting(), 2);
+  finish.get(urls[3])(); // a request of the alias ends: the alias's next one starts, not s3's
+  await puts[3];
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(started.slice(4), [urls[5]]);
+  for (const url of [urls[0], urls[1], urls[4], urls[5]]) finish.get(url)();
+  await new Promise((resolve) => setImmediate(resolve));
+  finish.get(urls[2])();
+  await Promise.all(puts);
+  assert.equal(limited.active(), 0);
+  assert.equal(limited.waiting(), 0);
+});
