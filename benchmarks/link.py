@@ -51,9 +51,12 @@ PROFILES = {
              "count": 1, "size": 100 * MiB},
     "far-many": {"rtt": 0.080, "per_connection_bps": 60e6, "total_bps": 400e6,
                  "count": 200, "size": 256 * KiB},
-    # the multipart threshold on the far link: a file below the default 100 MiB
+    # the multipart threshold on the far link: a file below the old default (100 MiB)
     "far-mid": {"rtt": 0.080, "per_connection_bps": 60e6, "total_bps": 400e6,
                 "count": 1, "size": 32 * MiB},
+    # no added latency, 10 Gbit/s: the browser's CPU per GiB with checksums on and off
+    "loopback": {"rtt": 0.0, "per_connection_bps": None, "total_bps": 10e9,
+                 "count": 1, "size": 1024 * MiB},
 }  # fmt: skip
 
 STOP = threading.Event()  # SIGTERM / SIGINT: stop after the current run, cleanly
@@ -68,62 +71,34 @@ def split(size: int, parts: int) -> int:
 
 def scenarios(name: str, size: int) -> list[tuple[str, dict]]:
     """(kind, options) of every run of a profile, in order. Widget configs are its
-    constructor's keywords; labels are made by the runners."""
+    constructor's keywords, plus ``hosts``: that many names of the same moto
+    (``extra_endpoints``); labels are made by the runners."""
+    two, eight = {"hosts": 2}, {"hosts": 8}
     if name == "far-many":
-        return [
-            ("widget", {"label": "widget defaults", "cfg": {}}),
-            ("widget", {"label": "widget parallel_files=3", "cfg": {"parallel_files": 3}}),
-            ("uppy", {}),
-            ("curl", {"parallel": 6}),
-            ("xhr", {"limit": 6, "hosts": 1}),
-            ("xhr", {"limit": 12, "hosts": 1}),
-            ("xhr", {"limit": 12, "hosts": 2}),
-            ("xhr", {"limit": 48, "hosts": 8}),
-        ]
-    whole = {"multipart_threshold": 2 * size}  # one PUT
-    mp = {"multipart_threshold": 5 * MiB}  # multipart even for a scaled-down file
-    c6 = {**mp, "concurrency": 6}
-    if name == "far-mid":
-        part = split(size, 6)
-        widget = [
-            ("widget defaults", {}),
-            ("widget multipart_threshold=8 MiB", {"multipart_threshold": 8 * MiB}),
-            (f"widget multipart_threshold=8 MiB, concurrency=6, part_size=size/6 "
-             f"({part / MiB:.1f} MiB)", {"multipart_threshold": 8 * MiB, "concurrency": 6,
-                                         "part_size": part}),
-        ]  # fmt: skip
-        xhr = []
-    elif name == "home":
-        widget = [
-            ("widget defaults", {}),
-            ("widget single PUT", whole),
-            ("widget concurrency=6", c6),
-            ("widget concurrency=6, part_size=8 MiB", {**c6, "part_size": 8 * MiB}),
-        ]
-        xhr = []
+        widget = [("widget defaults", {}), ("widget, 2 host names", two),
+                  ("widget, 8 host names", eight)]  # fmt: skip
+        peers = [("curl", {"parallel": 6}), ("xhr", {"limit": 6, "hosts": 1}),
+                 ("xhr", {"limit": 48, "hosts": 8})]  # fmt: skip
+    elif name == "far-mid":
+        widget = [("widget defaults", {}),
+                  ("widget multipart_threshold=100 MiB (one PUT: the old default)",
+                   {"multipart_threshold": 100 * MiB})]  # fmt: skip
+        peers = [("curl", {}), ("xhr", {"limit": 1, "hosts": 1, "label": "XHR, one PUT"})]
+    elif name == "loopback":  # the CPU cost of checksums: the same file with and without
+        widget = [("widget defaults", {}), ("widget checksum=None", {"checksum": None})]
+        return [("widget", {"label": label, "cfg": cfg}) for label, cfg in widget]
     else:
-        widget = [
-            ("widget defaults", {}),
-            ("widget concurrency=6", c6),
-            ("widget concurrency=6, part_size=8 MiB", {**c6, "part_size": 8 * MiB}),
-        ]
-        for n in (24, 12, 6):  # equal parts, a whole number of rounds of 6
-            part = split(size, n)
-            label = f"widget concurrency=6, part_size=size/{n} ({part / MiB:.1f} MiB)"
-            widget.append((label, {**c6, "part_size": part}))
-        xhr = [
-            ("xhr", {"limit": 6, "hosts": 1, "part_size": 16 * MiB}),
-            ("xhr", {"limit": 12, "hosts": 1, "part_size": 16 * MiB}),
-            ("xhr", {"limit": 12, "hosts": 2, "part_size": 16 * MiB}),
-            ("xhr", {"limit": 6, "hosts": 1, "part_size": split(size, 12)}),
-            ("xhr", {"limit": 12, "hosts": 2, "part_size": split(size, 12)}),
-        ]
+        widget = [("widget defaults", {}), ("widget, 2 host names", two)]
+        if name == "far":
+            old = {"multipart_threshold": 5 * MiB, "part_size": 16 * MiB}
+            widget.insert(1, ("widget part_size=16 MiB (the old default)", old))
+        peers = [("curl", {}), ("xhr", {"limit": 1, "hosts": 1, "label": "XHR, one PUT"})]
+        if name == "far":
+            peers.append(("xhr", {"limit": 12, "hosts": 2, "part_size": split(size, 12)}))
     return [
         *[("widget", {"label": label, "cfg": cfg}) for label, cfg in widget],
         ("uppy", {}),
-        ("curl", {}),
-        ("xhr", {"limit": 1, "hosts": 1, "label": "XHR, one PUT"}),
-        *xhr,
+        *peers,
     ]
 
 

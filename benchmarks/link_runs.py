@@ -190,12 +190,22 @@ def check_files(ctx: Ctx, bucket: str, files: list, keys: dict, part_size: int |
 
 def widget_part_size(size: int, cfg: dict) -> int | None:
     """The part size the widget uses for ``size`` bytes with ``cfg`` (None: one PUT)."""
-    from s3_upload_widget._options import DEFAULT_MULTIPART_THRESHOLD
+    from s3_upload_widget._options import DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD
     from s3_upload_widget._sizes import plan_parts
 
     if size < cfg.get("multipart_threshold", DEFAULT_MULTIPART_THRESHOLD):
         return None
-    return plan_parts(size, cfg.get("part_size"))[0]
+    in_flight = cfg.get("concurrency", DEFAULT_CONCURRENCY) * cfg.get("hosts", 1)
+    return plan_parts(size, cfg.get("part_size"), in_flight)[0]
+
+
+def widget_options(ctx: Ctx, cfg: dict) -> dict:
+    """``cfg`` as the widget's keywords: ``hosts`` (N) becomes ``extra_endpoints``, N - 1
+    other names of the same moto."""
+    options = {k: v for k, v in cfg.items() if k != "hosts"}
+    if cfg.get("hosts", 1) > 1:
+        options["extra_endpoints"] = ctx.moto.aliases[: cfg["hosts"] - 1]
+    return options
 
 
 # --- the widget ------------------------------------------------------------------------------
@@ -221,7 +231,7 @@ def widget_run(ctx: Ctx, files: list, cfg: dict, label: str) -> dict:
     bucket = ctx.moto.make_bucket(cors_origins=[nb.origin])
     progress = ctx.work / f"{bucket}-progress.json"
     try:
-        nb.exec(f"CFG = {dict(bucket=bucket, **cfg)!r}")
+        nb.exec(f"CFG = {dict(bucket=bucket, **widget_options(ctx, cfg))!r}")
         nb.run_cell(1, timeout=60)
         widget = nb.widget(1)
         widget.wait_for(state="visible", timeout=30_000)
@@ -245,7 +255,7 @@ def widget_run(ctx: Ctx, files: list, cfg: dict, label: str) -> dict:
         out["errors"] = [r["error"] for r in records if r["error"]][:5]
         if state["done_t"]:
             out["pick_to_done_s"] = max(state["done_t"]) - t0
-        _finish(ctx, out, m0, cpu0, cpu1=cpu1)
+        _finish(ctx, out, m0, cpu0, hosts=cfg.get("hosts", 1), cpu1=cpu1)
         by_name = {Path(p).name: p for p in files}
         keys = {by_name[r["name"]]: r["key"] for r in records if r["status"] == "done"}
         part = widget_part_size(Path(files[0]).stat().st_size, cfg)

@@ -275,6 +275,33 @@ def _read(client: Any, bucket: str, key: str) -> Stored | None:
     return None
 
 
+def landed_anyway(client: Any, bucket: str, upload: Any) -> dict | None:
+    """``{"size", "etag"}`` of the object a single PUT stored although the page saw it
+    fail, else None. The answer, not the bytes, was lost (a connection cut after the body),
+    and the retry met the 412 of its signed If-None-Match (or, from a server that sends
+    that 412 without CORS headers, a network error). Only for a PUT signed with a CRC32C
+    (``upload.checksum``): S3 verified the body against it, so an object of the signed
+    size with that checksum, written after the signature, holds this upload's bytes."""
+    record = upload.record
+    if upload.mode != "single" or not upload.checksum or upload.signed_at is None:
+        return None
+    try:
+        answer = client.head_object(Bucket=bucket, Key=record["key"], ChecksumMode="ENABLED")
+    except (bex.BotoCoreError, bex.ClientError):
+        return None  # no object, or none we may read: the failure stands
+    stored = Stored(
+        size=answer.get("ContentLength", -1),
+        etag=answer.get("ETag", ""),
+        last_modified=answer.get("LastModified"),
+        server_now=_server_now(answer),
+    )
+    if answer.get("ChecksumCRC32C") != upload.checksum:
+        return None
+    if not _is_this_upload(stored, record["size"], "", upload.signed_at):
+        return None
+    return {"size": stored.size, "etag": stored.etag}
+
+
 def _denied(exc: BaseException) -> bool:
     return error_code(exc) in ("AccessDenied", "403", "Forbidden") or http_status(exc) == 403
 

@@ -252,3 +252,29 @@ def test_moto_stores_a_wrong_checksum_without_complaint():
         url = presign_part(client, bucket, "m", upload_id, 1, b64crc(body))
         assert send(url, bad, {HEADER: b64crc(body)}).status == 200
         client.abort_multipart_upload(Bucket=bucket, Key="m", UploadId=upload_id)
+
+
+def test_a_put_whose_answer_was_lost_is_found_done_by_its_checksum(server):
+    """A browser's single PUT is stored but its answer is lost; the retry meets the 412 of
+    the signed If-None-Match and the page reports a failure. The kernel reads the object's
+    CRC32C (HeadObject, ChecksumMode) and size: they are the ones it signed, written after
+    the signature, so the upload is done. moto cannot show it: it keeps a checksum only
+    when an SDK names the algorithm (x-amz-sdk-checksum-algorithm), never for a browser."""
+    from session_helpers import BUCKET, Harness
+
+    from s3_upload_widget import _protocol as P
+
+    client = server.client(retries={"max_attempts": 1})
+    if BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
+        client.create_bucket(Bucket=BUCKET)
+    h = Harness(client)
+    body = payload(40_000, seed=7)
+    record = h.add("lost-answer.bin", len(body), "application/octet-stream")
+    signed = h.ok(P.SIGN, upload_id=record["id"], checksum=b64crc(body))
+    assert send(signed["url"], body, signed["headers"]).status == 200  # the answer is lost
+    retry = send(signed["url"], body, signed["headers"])
+    assert (retry.status, retry.code) == (412, "PreconditionFailed"), retry
+    failure = {"reason": "http", "status": 412, "s3_code": "PreconditionFailed"}
+    done = h.ok(P.FAIL, upload_id=record["id"], error=failure)["record"]
+    assert (done["status"], done["checksum_crc32c"]) == ("done", b64crc(body)), done
+    assert server.get_bytes(BUCKET, record["key"]) == body

@@ -5,6 +5,7 @@ from __future__ import annotations
 import urllib.parse
 
 import pytest
+from checksums import b64crc
 from session_helpers import BUCKET, Harness, MiB, s3, start_multipart, upload_single
 
 from s3_upload_widget import _protocol as P
@@ -413,3 +414,53 @@ def test_extra_endpoints_plan_whole_rounds_over_every_name_and_sign_in_turn(s3):
     hosts = [p["url"].split("/")[2] for p in parts]
     own, dual = f"{BUCKET}.s3.amazonaws.com", f"{BUCKET}.s3.dualstack.us-east-1.amazonaws.com"
     assert hosts == [own, dual, own, dual]
+
+
+# --- a single PUT whose answer was lost -------------------------------------------------
+
+
+def _put_as_the_page(h: Harness, record: dict, body: bytes, checksum: str) -> dict:
+    signed = h.ok(P.SIGN, upload_id=record["id"], checksum=checksum)
+    h.client.put_object(
+        Bucket=BUCKET,
+        Key=record["key"],
+        Body=body,
+        ContentType=signed["headers"]["Content-Type"],
+        ChecksumAlgorithm="CRC32C",  # moto keeps a checksum only when the SDK names it
+        ChecksumCRC32C=checksum,
+    )
+    return signed
+
+
+def test_a_put_stored_but_reported_failed_is_done(s3):
+    """The page's try stored the body but its answer was lost; the retry met the 412 of
+    If-None-Match (or a network error) and the page reports a failure: the kernel finds
+    the object of the signed size and CRC32C, written after the signature, and it is done."""
+    h = Harness(s3)
+    body = b"id,value\n1,2\n"
+    record = h.add("lost-answer.csv", len(body))
+    _put_as_the_page(h, record, body, b64crc(body))
+    failure = {"reason": "http", "status": 412, "s3_code": "PreconditionFailed"}
+    done = h.ok(P.FAIL, upload_id=record["id"], error=failure)["record"]
+    assert done["status"] == "done", done
+    assert done["checksum_crc32c"] == b64crc(body) and done["etag"], done
+
+
+def test_a_failed_put_whose_key_holds_other_bytes_stays_failed(s3):
+    """Another writer's object of the same size at the key (another CRC32C) is never
+    taken for this upload's: the failure stands, and the object is left alone."""
+    h = Harness(s3)
+    body, other = b"id,value\n1,2\n", b"id,value\n9,9\n"
+    record = h.add("replaced.csv", len(body))
+    h.ok(P.SIGN, upload_id=record["id"], checksum=b64crc(body))
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=record["key"],
+        Body=other,
+        ChecksumAlgorithm="CRC32C",
+        ChecksumCRC32C=b64crc(other),
+    )
+    failure = {"reason": "network"}
+    failed = h.ok(P.FAIL, upload_id=record["id"], error=failure)["record"]
+    assert failed["status"] == "error", failed
+    assert s3.get_object(Bucket=BUCKET, Key=record["key"])["Body"].read() == other
