@@ -19,6 +19,7 @@ from ._client import (
     is_aws_endpoint,
     is_not_found,
     signing_clone,
+    signing_session,
     signs_as_needed,
     supports,
 )
@@ -138,8 +139,11 @@ class Signer:
         if self._host_clients is None:
             aws = is_aws_endpoint(self.client)
             region = self.region if aws else (self.client.meta.region_name or "us-east-1")
+            session = signing_session(self.client) if self._extra_endpoints else None
             self._host_clients = [self.signing_client] + [
-                signing_clone(self.client, region=region, aws=aws, endpoint_url=url)
+                signing_clone(
+                    self.client, region=region, aws=aws, endpoint_url=url, session=session
+                )
                 for url in self._extra_endpoints
             ]
         return self._host_clients[turn % len(self._host_clients)]

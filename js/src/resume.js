@@ -8,7 +8,7 @@
  * the others (`adoptFile`); another CRC32C is another file of that name, which the
  * kernel gives a new record and the engine uploads anew.
  */
-import { crc32cOfBlob } from "./checksum.js";
+import { hashPart } from "./hash-pool.js";
 import { newFile } from "./ledger.js";
 import { partBounds } from "./multipart.js";
 
@@ -83,7 +83,7 @@ export function adoptFile(engine, id, blob, plan, parts) {
  */
 export async function resumeUpload(engine, api, id, resume, blob) {
   if (engine.state(id)) return "skipped";
-  const checksum = await crc32cOfBlob(blob.slice(resume.offset, resume.offset + resume.length));
+  const checksum = await hashPart(blob.slice(resume.offset, resume.offset + resume.length));
   if (!api.adopt) throw new Error("This kernel api cannot adopt uploads.");
   const answer = await api.adopt(id, checksum);
   if (answer.adopted) {

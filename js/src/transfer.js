@@ -6,7 +6,7 @@
  * file goes; this moves it and returns what "complete-files" needs.
  */
 import { partBounds, uploadParts } from "./multipart.js";
-import { crc32cOfBlob } from "./checksum.js";
+import { hashPart } from "./hash-pool.js";
 import { Stopped, putWithRetry } from "./put.js";
 import { checkSingle, halted } from "./ledger.js";
 
@@ -14,6 +14,9 @@ import { checkSingle, halted } from "./ledger.js";
  * @typedef {import("./ledger.js").EngineFile} EngineFile
  * @typedef {import("./kernel.js").CompletePayload} CompletePayload
  */
+
+/** Bytes of parts hashed for one "sign-parts" request when the upload has checksums. */
+export const HASH_BATCH_BYTES = 16 * 1024 * 1024;
 
 /**
  * What a transfer needs from the engine (read when the file starts).
@@ -76,16 +79,17 @@ async function uploadMultipart(file, { part_size: partSize, part_count: partCoun
   /** @param {number[]} numbers */
   const signParts = async (numbers) => {
     // Each part's CRC32C is signed with it: S3 refuses the part if a byte changed on the way.
-    /** @type {string[] | undefined} */
-    let sums;
-    if (checksum) {
-      sums = [];
-      for (const n of numbers) sums.push(await crc32cOfBlob(file.blob.slice(...partBounds(file.blob.size, partSize, n))));
-    }
+    // The batch's parts are hashed side by side (in the page's workers: hash-pool.js).
+    const sums = checksum
+      ? await Promise.all(numbers.map((n) => hashPart(file.blob.slice(...partBounds(file.blob.size, partSize, n)))))
+      : undefined;
     return call(file, () => env.api.signParts(file.id, numbers, sums));
   };
   const parts = await uploadParts({
-    blob: file.blob, partSize, partCount, concurrency: env.concurrency, batchSize: env.signBatchSize,
+    blob: file.blob, partSize, partCount, concurrency: env.concurrency,
+    // A batch is signed once all its parts are hashed: with checksums, batches of about
+    // HASH_BATCH_BYTES, so the first part's bytes move while the next ones hash.
+    batchSize: checksum ? Math.max(1, Math.min(env.signBatchSize, Math.floor(HASH_BATCH_BYTES / partSize))) : env.signBatchSize,
     signParts,
     putPart: (job) => putWithRetry(job, putContext(file, job.partNumber, env)),
     partDone: (n, length) => partDone(file, n, length, env),

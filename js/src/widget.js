@@ -13,6 +13,9 @@ import { xhrTransport } from "./transport.js";
 import { NetworkWatch } from "./network.js";
 import { createView } from "./view.js";
 import { resumeUpload } from "./resume.js";
+import { blobWorkerFactory, usePagePool } from "./hash-pool.js";
+// The hash worker's own bundle, as text (npm run build makes it first: package.json).
+import HASH_WORKER_SOURCE from "../build/hash-worker.txt";
 
 /**
  * The parts of anywidget's model that the front end uses.
@@ -64,6 +67,10 @@ class Controller {
     this._onOffline = () => this.network.setBrowserOnline(false);
     globalThis.addEventListener?.("online", this._onOnline);
     globalThis.addEventListener?.("offline", this._onOffline);
+    // Parts are hashed in Web Workers, side by side (hash-pool.js); none in node's tests.
+    if (typeof Worker === "function" && HASH_WORKER_SOURCE) {
+      usePagePool(blobWorkerFactory(HASH_WORKER_SOURCE), globalThis.navigator?.hardwareConcurrency);
+    }
     this.engine = new UploadEngine({
       api: kernelApi(this.rpc),
       transport: xhrTransport,

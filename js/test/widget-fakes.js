@@ -1,12 +1,17 @@
 // The widget in node, for the wiring tests: a tiny fake DOM, a fake anywidget model
 // that answers requests and sends kernel commands, and helpers to open a widget and wait.
-// widget.css is loaded as nothing. (Not a test file itself; `node --test test/` loads it
-// and finds no tests.)
+// widget.css is loaded as nothing, and the hash worker's bundle (a .txt) as "": node has
+// no Worker, so parts hash on the main thread. (Not a test file itself; `node --test test/`
+// loads it and finds no tests.)
 import { register } from "node:module";
 
 register(
   "data:text/javascript," +
-    encodeURIComponent(`export async function load(url, context, next) {
+    encodeURIComponent(`export async function resolve(specifier, context, next) {
+      if (specifier.endsWith(".txt")) return { url: "data:text/javascript,export default ''", shortCircuit: true };
+      return next(specifier, context);
+    }
+    export async function load(url, context, next) {
       if (url.endsWith(".css")) return { format: "module", source: "", shortCircuit: true };
       return next(url, context);
     }`),

@@ -15,6 +15,11 @@ from .widget_helpers import MiB, open_widget, wait_final
 pytestmark = pytest.mark.e2e
 
 
+def hash_workers(page) -> int:
+    """The page's Web Workers started from a blob: URL (the widget's hash workers)."""
+    return sum(worker.url.startswith("blob:") for worker in page.workers)
+
+
 @pytest.fixture(scope="module")
 def verifying_s3():
     with verifying_server() as server:
@@ -37,6 +42,7 @@ def test_damaged_bytes_are_refused_by_s3_and_sent_again(
     )
     kwargs = ", multipart_threshold=5 * 1024**2, part_size=5 * 1024**2"
     open_widget(nb, notebook_name, bucket, kwargs, endpoint=verifying_s3.endpoint_url)
+    workers_before = hash_workers(nb.page)
     nb.pick_files(0, [big, small])
     records = {r["name"]: r for r in wait_final(nb, 2, timeout=120)}
     proxy.faults([])
@@ -51,6 +57,8 @@ def test_damaged_bytes_are_refused_by_s3_and_sent_again(
         assert head["ChecksumCRC32C"] == record["checksum_crc32c"]
     assert records["small.csv"]["checksum_crc32c"] == b64crc(small.read_bytes())
     assert records["big.bin"]["checksum_crc32c"].endswith("-3")
+    # The parts' CRC32Cs S3 accepted were computed off the main thread (hash-pool.js).
+    assert hash_workers(nb.page) > workers_before, nb.page.workers
 
     puts = [r for r in proxy.settle() if r.method == "PUT"]
     damaged = [r for r in puts if r.fault == "corrupt"]
