@@ -15,9 +15,6 @@ import { checkSingle, halted } from "./ledger.js";
  * @typedef {import("./kernel.js").CompletePayload} CompletePayload
  */
 
-/** Bytes of parts hashed for one "sign-parts" request when the upload has checksums. */
-export const HASH_BATCH_BYTES = 16 * 1024 * 1024;
-
 /**
  * What a transfer needs from the engine (read when the file starts).
  * @typedef {object} TransferEnv
@@ -86,10 +83,10 @@ async function uploadMultipart(file, { part_size: partSize, part_count: partCoun
     return call(file, () => env.api.signParts(file.id, numbers, sums));
   };
   const parts = await uploadParts({
-    blob: file.blob, partSize, partCount, concurrency: env.concurrency,
-    // A batch is signed once all its parts are hashed: with checksums, batches of about
-    // HASH_BATCH_BYTES, so the first part's bytes move while the next ones hash.
-    batchSize: checksum ? Math.max(1, Math.min(env.signBatchSize, Math.floor(HASH_BATCH_BYTES / partSize))) : env.signBatchSize,
+    // A round of parts is signed at once, so on a link capped per connection they all start
+    // together (parts hashed one by one and started one by one finished no sooner there,
+    // and stretched the transfer; docs/LEARNED.md).
+    blob: file.blob, partSize, partCount, concurrency: env.concurrency, batchSize: env.signBatchSize,
     signParts,
     putPart: (job) => putWithRetry(job, putContext(file, job.partNumber, env)),
     partDone: (n, length) => partDone(file, n, length, env),

@@ -96,25 +96,3 @@ test("a single PUT whose URL expired is signed again with the same CRC32C", asyn
   assert.equal(engine.state("u1").status, "done");
   assert.equal(seen.resign, await crc32cOfBlob(blob));
 });
-
-test("big parts are signed a few at a time with checksums: the first one need not wait for every hash", async () => {
-  const MiB = 1024 * 1024;
-  const size = 4 * 10 * MiB; // 4 parts of 10 MiB: HASH_BATCH_BYTES (16 MiB) holds one
-  const blob = new Blob([new Uint8Array(size).fill(7)]);
-  const transport = new FakeTransport();
-  const plan = Object.assign(multipartPlan(size, 10 * MiB), { checksum: "CRC32C" });
-  const { api, seen } = recordingApi({ transport, plans: { u1: plan } });
-  const engine = makeEngine({ api, transport, concurrency: 4, checksum: "CRC32C", multipartThreshold: 100 });
-  engine.add("u1", blob);
-  await engine.whenIdle();
-  assert.equal(engine.state("u1").status, "done");
-  assert.deepEqual(seen.parts.map((p) => p.numbers.length), [1, 1, 1, 1]);
-  // Small parts still go in batches of `concurrency`.
-  const small = new FakeTransport();
-  const smallPlan = Object.assign(multipartPlan(400, 100), { checksum: "CRC32C" });
-  const recorded = recordingApi({ transport: small, plans: { u2: smallPlan } });
-  const engine2 = makeEngine({ api: recorded.api, transport: small, concurrency: 4, checksum: "CRC32C", multipartThreshold: 100 });
-  engine2.add("u2", blobOfRandom(400));
-  await engine2.whenIdle();
-  assert.deepEqual(recorded.seen.parts.map((p) => p.numbers.length), [4]);
-});
