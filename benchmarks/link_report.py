@@ -14,9 +14,10 @@ from . import measure as M
 
 PROFILE_TEXT = {  # in the report's order
     "far": "80 ms round trip, 60 Mbit/s per connection, 400 Mbit/s in total",
-    "far-mid": "as far; a file below the default multipart threshold (100 MiB)",
+    "far-mid": "as far; a file below the old default multipart threshold (100 MiB)",
     "home": "30 ms round trip, 50 Mbit/s in total (no cap per connection)",
     "far-many": "as far: 80 ms, 60 Mbit/s per connection, 400 Mbit/s in total",
+    "loopback": "no added latency, 10 Gbit/s: Chromium's CPU with checksums on and off",
 }
 
 
@@ -224,6 +225,8 @@ def verdicts(name: str, runs: list[dict]) -> list[str]:
     best_label = max(widgets, key=lambda k: widgets[k]["mib_s"])
     best = widgets[best_label]
     pairs = [("widget defaults", default)] + ([(best_label, best)] if best is not default else [])
+    if name == "loopback":
+        return checksum_cpu(runs)
     lines = [f"- Best widget settings here: **{best_label}**, {best['mib_s']:.1f} MiB/s "
              f"pick→done, {best['pct']:.0f} % of the link in its window."]  # fmt: skip
     if name != "far-many":
@@ -241,6 +244,17 @@ def verdicts(name: str, runs: list[dict]) -> list[str]:
                 lines.append(f"- ≥ {need:g}× Uppy 5's throughput (pick→done), {label}: "
                              f"**{x:.2f}×** ({ok}).")  # fmt: skip
     return lines
+
+
+def checksum_cpu(runs: list[dict]) -> list[str]:
+    """Chromium's CPU-seconds per GiB by widget run (median): what checksums cost."""
+    per: dict[str, list[float]] = {}
+    for r in runs:
+        cores, seconds = r.get("cpu_cores", {}).get("chromium"), r.get("pick_to_done_s")
+        if r.get("ok") and cores and seconds:
+            per.setdefault(r["label"], []).append(cores * seconds / (r["bytes"] / M.GiB))
+    return [f"- {label}: **{statistics.median(v):.1f} Chromium CPU-s per GiB** "
+            f"({', '.join(f'{x:.1f}' for x in v)})" for label, v in per.items()]  # fmt: skip
 
 
 def multihost(runs: list[dict]) -> list[str]:
