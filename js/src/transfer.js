@@ -9,11 +9,19 @@ import { partBounds, uploadParts } from "./multipart.js";
 import { hashPart } from "./hash-pool.js";
 import { Stopped, putWithRetry } from "./put.js";
 import { checkSingle, halted } from "./ledger.js";
+import { StallGroup } from "./stall.js";
 
 /**
  * @typedef {import("./ledger.js").EngineFile} EngineFile
  * @typedef {import("./kernel.js").CompletePayload} CompletePayload
  */
+
+/**
+ * Every single PUT of the page, in flight and recently stored: small files judge each
+ * other's stalls (stall.js), as a file's parts do, since the same network carries them.
+ * A lone small file has no sibling and waits for the absolute stall timeout.
+ */
+export const SINGLE_PUTS = new StallGroup();
 
 /**
  * What a transfer needs from the engine (read when the file starts).
@@ -111,7 +119,8 @@ async function call(file, request) {
 
 /**
  * How a PUT of this file reports its bytes (see put.js putWithRetry), judges its stalls
- * by its siblings (stall.js) and shows that it waits for the network (network.js).
+ * by its siblings (stall.js: the file's other parts; for a single PUT, the other files')
+ * and shows that it waits for the network (network.js).
  * @param {EngineFile} file
  * @param {number} key part number, 0 for a single PUT
  * @param {TransferEnv} env
@@ -121,7 +130,7 @@ function putContext(file, key, env) {
   return {
     transport: env.transport, signal: /** @type {AbortController} */ (file.controller).signal, stallTimeoutMs: env.stallTimeoutMs,
     retry: env.retry, maxResigns: env.maxResigns, random: env.random, sleep: env.sleep,
-    isStopped: () => halted(file), stallGroup: file.stalls,
+    isStopped: () => halted(file), stallGroup: key === 0 ? SINGLE_PUTS : file.stalls,
     onLoaded: (bytes) => {
       if (file.stopped) return;
       // A try that failed drops to 0: the bytes it had sent go again. (resent and

@@ -130,3 +130,19 @@ test("a single PUT retried after a reset mid-body counts the bytes that went bef
   assert.equal(engine.state("u1").resent, 30);
   assert.equal(engine.sleeps.length, 1);
 });
+
+test("single PUTs of different files judge each other's stalls; a file's parts judge each other", async () => {
+  const { SINGLE_PUTS } = await import("../src/transfer.js");
+  const transport = new FakeTransport();
+  const api = fakeApi({ transport, plans: { big: multipartPlan(300, 100) } });
+  const engine = makeEngine({ api, transport, multipartThreshold: 200 });
+  engine.add("a", new Blob(["x".repeat(50)]));
+  engine.add("b", new Blob(["y".repeat(60)]));
+  engine.add("big", new Blob(["z".repeat(300)]));
+  await engine.whenIdle();
+  const groups = (size) => transport.puts.filter((p) => p.body.size === size).map((p) => p.stallGroup);
+  assert.deepEqual([...groups(50), ...groups(60)], [SINGLE_PUTS, SINGLE_PUTS]);
+  const parts = groups(100);
+  assert.equal(parts.length, 3);
+  assert.ok(parts.every((g) => g === parts[0] && g !== SINGLE_PUTS));
+});
