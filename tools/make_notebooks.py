@@ -251,9 +251,9 @@ The three knobs:
 
 | argument | default | what it does |
 |---|---|---|
-| `multipart_threshold` | 100 MiB | files this large or larger go multipart (at least 5 MiB) |
-| `part_size` | `None` | bytes per part; `None` picks one per file: 16 MiB, more when a file would need over 10,000 parts |
-| `concurrency` | 4 | parts of one file in flight at once (1 to 6) |
+| `multipart_threshold` | 16 MiB | files this large or larger go multipart (at least 5 MiB) |
+| `part_size` | `None` | bytes per part; `None` picks one per file: equal parts in whole rounds of `concurrency`, at most 64 MiB each (more when a file would need over 10,000 parts) |
+| `concurrency` | 6 | parts of one file in flight at once (1 to 6 per S3 host name) |
 
 Each part costs a round trip (and, from a browser, a CORS preflight of its own): larger
 parts mean fewer round trips; smaller parts mean less to resend when one fails. S3's
@@ -266,7 +266,7 @@ w = S3UploadWidget(
     bucket=bucket,
     prefix="large/",
     client=client,
-    multipart_threshold=100 * MiB,
+    multipart_threshold=100 * MiB,  # explicit settings: each knob shown
     part_size=16 * MiB,
     concurrency=4,
     max_size=2 * 1024 * GiB,  # 2 TiB: refused before any byte is sent, and enforced by S3
