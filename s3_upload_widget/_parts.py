@@ -11,14 +11,13 @@ import re
 from typing import Any
 
 from ._errors import UploadError
-from ._options import MAX_CONCURRENCY
-from ._records import Upload
+from ._records import MAX_OUTSTANDING_PARTS, Upload, outstanding_limit
 from ._sizes import MAX_PARTS, part_length, plan_parts
 from ._values import is_int
 
-MAX_PARTS_PER_REQUEST = 3 * MAX_CONCURRENCY
-"""Part URLs are signed in small batches just before they are needed: with one host name,
-at most this many at once (with ``extra_endpoints``, 3 x the parts in flight)."""
+MAX_PARTS_PER_REQUEST = MAX_OUTSTANDING_PARTS
+"""Part URLs one "sign-parts" may ask for with one host name: as many as may be
+outstanding (with ``extra_endpoints``, the upload's own limit: `outstanding_limit`)."""
 
 MAX_SIGNATURES_PER_PART = 20
 """Re-signing an expired URL is normal; a front end asking endlessly is not."""
@@ -56,7 +55,7 @@ def start_multipart(upload: Upload, signer: Any, options: Any) -> dict:
     upload.checksum_algorithm = checksum or ""
     upload.mode = "multipart"
     upload.part_size, upload.part_count = size, count
-    upload.max_outstanding = 3 * max(options.in_flight, MAX_CONCURRENCY)
+    upload.max_outstanding = outstanding_limit(options.in_flight)
     record["multipart"] = True
     plan = {"mode": "multipart", "part_size": size, "part_count": count}
     return {**plan, "checksum": checksum} if checksum else plan

@@ -18,10 +18,17 @@ from ._options import MAX_CONCURRENCY
 from ._policy import FileInfo
 from ._verify import UNVERIFIED_HINT
 
-MAX_OUTSTANDING_PARTS = 3 * MAX_CONCURRENCY
-"""Part URLs of one upload signed but not yet seen in S3: the parts in flight, the next
-batch, and room for a retry. When a request would pass it, S3's list of parts is read
-to learn which arrived; past it still, the request is refused."""
+
+def outstanding_limit(in_flight: int) -> int:
+    """Part URLs of one upload signed but not yet seen in S3, at most: the parts in flight,
+    the next batch, and room for a retry (3 x the parts in flight, at least 3 x 6). When a
+    request would pass it, S3's list of parts is read to learn which arrived; past it
+    still, the request is refused."""
+    return 3 * max(in_flight, MAX_CONCURRENCY)
+
+
+MAX_OUTSTANDING_PARTS = outstanding_limit(MAX_CONCURRENCY)
+"""The limit with one host name (`outstanding_limit`)."""
 
 
 @dataclass

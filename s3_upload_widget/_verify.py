@@ -246,13 +246,7 @@ def _etag(value: str) -> str:
 def _read(client: Any, bucket: str, key: str) -> Stored | None:
     """The object's facts from HEAD, else from a listing; None when there is none."""
     try:
-        answer = client.head_object(Bucket=bucket, Key=key)
-        return Stored(
-            size=answer["ContentLength"],
-            etag=answer.get("ETag", ""),
-            last_modified=answer.get("LastModified"),
-            server_now=_server_now(answer),
-        )
+        return _from_head(client.head_object(Bucket=bucket, Key=key))
     except (bex.BotoCoreError, bex.ClientError) as exc:
         if is_not_found(exc):
             return None
@@ -289,17 +283,22 @@ def landed_anyway(client: Any, bucket: str, upload: Any) -> dict | None:
         answer = client.head_object(Bucket=bucket, Key=record["key"], ChecksumMode="ENABLED")
     except (bex.BotoCoreError, bex.ClientError):
         return None  # no object, or none we may read: the failure stands
-    stored = Stored(
-        size=answer.get("ContentLength", -1),
-        etag=answer.get("ETag", ""),
-        last_modified=answer.get("LastModified"),
-        server_now=_server_now(answer),
-    )
+    stored = _from_head(answer)
     if answer.get("ChecksumCRC32C") != upload.checksum:
         return None
     if not _is_this_upload(stored, record["size"], "", upload.signed_at):
         return None
     return {"size": stored.size, "etag": stored.etag}
+
+
+def _from_head(answer: dict) -> Stored:
+    """The facts of a HeadObject answer."""
+    return Stored(
+        size=answer["ContentLength"],
+        etag=answer.get("ETag", ""),
+        last_modified=answer.get("LastModified"),
+        server_now=_server_now(answer),
+    )
 
 
 def _denied(exc: BaseException) -> bool:

@@ -394,13 +394,8 @@ class S3UploadWidget(anywidget.AnyWidget):
     def _make_signer(self) -> Any:
         from ._signer import Signer
 
-        return Signer(
-            self._s3_client(),
-            self.bucket,
-            expires_in=self.expires_in,
-            prefix=self.prefix,
-            extra_endpoints=self.extra_endpoints,
-        )
+        # expires_in and extra_endpoints: the session sets them on every use (_get_signer).
+        return Signer(self._s3_client(), self.bucket, prefix=self.prefix)
 
     def _check_cors(self, origin: str) -> list[str]:
         from ._cors import REQUEST_HEADERS, check_cors
