@@ -218,8 +218,9 @@ def test_close_aborts_multipart(nb, s3, jupyter, notebook_name, tmp_path):
     assert s3.list_keys(bucket) == [], "an object was stored although the widget was closed"
 
 
-def test_kernel_shutdown_aborts_multipart(nb, s3, jupyter, notebook_name, tmp_path):
+def test_kernel_shutdown_aborts_multipart(fresh_nb, s3, jupyter, notebook_name, tmp_path):
     """Shutting the kernel down mid-upload leaves no multipart upload behind in S3."""
+    nb = fresh_nb  # a page of its own: its upload goes on without a kernel
     bucket, _ = start_slow_multipart(nb, s3, jupyter, notebook_name, tmp_path, "shutdown")
     nb.shutdown_kernel()
     wait_no_multipart(s3, bucket, page=nb.page)
@@ -276,11 +277,15 @@ def test_expired_part_urls_are_resigned(nb, expiring_s3, jupyter, notebook_name,
     )
 
 
-def test_a_killed_kernels_upload_is_found_and_aborted(nb, s3, jupyter, notebook_name, tmp_path):
+def test_a_killed_kernels_upload_is_found_and_aborted(
+    fresh_nb, s3, jupyter, notebook_name, tmp_path
+):
     """A kernel killed mid-upload cannot abort its multipart upload (issue 11 item 6):
     list_incomplete_uploads finds it from another process, abort_incomplete_uploads
     removes it."""
     from s3_upload_widget import abort_incomplete_uploads, list_incomplete_uploads
+
+    nb = fresh_nb  # a page of its own: its upload goes on without a kernel
 
     bucket, record = start_slow_multipart(nb, s3, jupyter, notebook_name, tmp_path, "killed")
     pids = jupyter.kernel_pids()
