@@ -256,16 +256,16 @@ def test_multipart_upload(nb, s3, jupyter, notebook_name, tmp_path):
 
 
 def test_large_file_goes_multipart_with_defaults(nb, s3, jupyter, notebook_name, tmp_path):
-    """A file of a few hundred MB with the default settings: multipart (above the 100 MiB
-    threshold) in 16 MiB parts, the last one short; bytes identical, nothing left open."""
+    """A file just above the default 100 MiB threshold, with the default settings: multipart
+    in 16 MiB parts, the last one short; bytes identical, nothing left open."""
     bucket = s3.make_bucket(cors_origins=[jupyter.origin])
-    size = 300 * MiB + 4321  # 19 parts of 16 MiB, the last one short
+    size = 100 * MiB + 4321  # 7 parts: 6 of 16 MiB, the last one 4 MiB + 4321 bytes
     path = make_random_file(tmp_path / "dataset.parquet", size, seed="large")
 
     open_widget(nb, notebook_name, bucket)
     nb.pick_files(0, [path])
     (record,) = wait_final(nb, 1, timeout=240)
-    assert_multipart_stored(s3, bucket, record, path, parts=19)
+    assert_multipart_stored(s3, bucket, record, path, parts=7)
 
 
 def test_upload_in_notebook7(nb7, s3, jupyter_notebook7, notebook_name, tmp_path):
