@@ -6,11 +6,30 @@ A test module may define its own fixture of the same name; pytest then uses the 
 from __future__ import annotations
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from botocore.config import Config
 from moto import mock_aws
 
 TEST_BUCKET = "test-bucket"
+
+# One botocore data loader for every session this process makes. moto gives each test a
+# new default boto3 session, and the package makes a botocore session per signing client:
+# each would parse S3's model and the endpoint rules from JSON again (~0.3 s a client,
+# most of a unit test's time). The loader only reads botocore's own data files, the same
+# for every session, and caches what it parsed.
+_LOADERS: dict = {}
+_create_loader = botocore.loaders.create_loader
+
+
+def _shared_loader(search_path_string=None):
+    if search_path_string not in _LOADERS:
+        _LOADERS[search_path_string] = _create_loader(search_path_string)
+    return _LOADERS[search_path_string]
+
+
+botocore.session.create_loader = _shared_loader
 
 
 @pytest.fixture

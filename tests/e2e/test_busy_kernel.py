@@ -58,7 +58,8 @@ def check_uploaded(nb, s3, bucket, path, waiting) -> None:
     )
 
 
-def test_main_shell_busy_shows_waiting_then_uploads(nb, s3, jupyter, notebook_name, tmp_path):
+def test_main_shell_busy_shows_waiting_then_uploads(fresh_nb, s3, jupyter, notebook_name, tmp_path):
+    nb = fresh_nb  # Lab must load with the settings below
     bucket = s3.make_bucket(cors_origins=[jupyter.origin])
     # No subshells: every widget message waits for the main shell, as in JupyterLab < 4.4,
     # Notebook 6 and ipykernel 6.

@@ -57,11 +57,13 @@ def query(path_or_head) -> dict[str, list[str]]:
 
 # Every XHR of the page, as the page sees it: when it was sent, each upload progress event
 # (ms, bytes), how it ended. For the report and for what Chromium does (the findings).
+# XHR_TIMELINE_END returns it and puts XMLHttpRequest back (the page serves other tests).
 XHR_TIMELINE = """() => {
   if (window.__s3uwXhr) return;
   const log = (window.__s3uwXhr = []);
   const send = XMLHttpRequest.prototype.send;
   const open = XMLHttpRequest.prototype.open;
+  window.__s3uwXhrOriginal = { open, send };
   XMLHttpRequest.prototype.open = function (method, url, ...rest) {
     this.__s3uw = { method, url: String(url), progress: [] };
     return open.call(this, method, url, ...rest);
@@ -81,6 +83,13 @@ XHR_TIMELINE = """() => {
     }
     return send.call(this, body);
   };
+}"""
+XHR_TIMELINE_END = """() => {
+  const log = window.__s3uwXhr, original = window.__s3uwXhrOriginal;
+  if (original) Object.assign(XMLHttpRequest.prototype, original);
+  delete window.__s3uwXhr;
+  delete window.__s3uwXhrOriginal;
+  return log;
 }"""
 
 
@@ -235,7 +244,7 @@ def test_faults_survived(proxied_nb, proxy, s3, notebook_name, tmp_path, capsys,
     }
     page_puts.stop()
     out = ARTIFACTS / f"faults-{report['scenario']}.json"
-    xhrs = nb.page.evaluate("() => window.__s3uwXhr")
+    xhrs = nb.page.evaluate(XHR_TIMELINE_END)
     write_json(out, {"report": report, "log": [r.as_dict() for r in log], "xhr": xhrs})
     with capsys.disabled():
         print(f"\nfaults survived: {json.dumps(report)} (proxy log: {out})")

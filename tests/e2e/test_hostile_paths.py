@@ -65,10 +65,13 @@ CRAFTED = {
     "f10.bin": ("long.csv", "/".join(["\u00e9" * 120] * 5) + "/long.csv", None),
 }
 
-# Makes the page's File objects report other names and paths (a hostile page can).
+# Makes the page's File objects report other names and paths (a hostile page can), until
+# _RESTORE_FILES (the page serves the next test too).
 _OVERRIDE_FILES = """(map) => {
-  const nameOf = Object.getOwnPropertyDescriptor(File.prototype, "name").get;
-  const pathOf = Object.getOwnPropertyDescriptor(File.prototype, "webkitRelativePath").get;
+  const own = (k) => Object.getOwnPropertyDescriptor(File.prototype, k);
+  window.__s3uwFileProps = {name: own("name"), webkitRelativePath: own("webkitRelativePath")};
+  const nameOf = own("name").get;
+  const pathOf = own("webkitRelativePath").get;
   Object.defineProperty(File.prototype, "name", {
     configurable: true,
     get() { const n = nameOf.call(this); return n in map ? map[n][0] : n; },
@@ -77,6 +80,11 @@ _OVERRIDE_FILES = """(map) => {
     configurable: true,
     get() { const n = nameOf.call(this); return n in map ? map[n][1] : pathOf.call(this); },
   });
+}"""
+_RESTORE_FILES = """() => {
+  for (const [k, d] of Object.entries(window.__s3uwFileProps || {}))
+    Object.defineProperty(File.prototype, k, d);
+  delete window.__s3uwFileProps;
 }"""
 
 
@@ -156,10 +164,11 @@ def test_crafted_paths_from_the_page_stay_under_the_prefix(
     paths = {f: make_random_file(tmp_path / f, 3_000 + i, seed=f) for i, f in enumerate(CRAFTED)}
     open_widget(nb, notebook_name, bucket)
     nb.page.evaluate(_OVERRIDE_FILES, {f: [name, rel] for f, (name, rel, _) in CRAFTED.items()})
-
-    nb.pick_files(0, list(paths.values()))
-
-    records = wait_final(nb, len(CRAFTED), timeout=120)
+    try:
+        nb.pick_files(0, list(paths.values()))
+        records = wait_final(nb, len(CRAFTED), timeout=120)
+    finally:
+        nb.page.evaluate(_RESTORE_FILES)
     by_name = {name: f for f, (name, _, _) in CRAFTED.items()}
     # The kernel got the crafted names and paths, not the files' own.
     assert {(r["name"], r["relative_path"]) for r in records} == {

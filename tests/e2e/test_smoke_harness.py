@@ -20,7 +20,7 @@ def test_slider_value_reaches_kernel(nb, notebook_name):
     slider = nb.cell(0).locator(".jp-OutputArea-output .widget-slider")
     slider.wait_for(state="visible", timeout=15_000)
     assert nb.eval_json("s.value") == 3
-    # The probe survives being rewritten, and reports kernel errors with their output.
+    # The probe runs again and again, and reports kernel errors with their output.
     assert nb.eval_json("{'a': [1, 2], 'b': 'é'}") == {"a": [1, 2], "b": "é"}
     nb.exec("s.value = 7\nt = s.value * 2")
     assert nb.eval_json("t") == 14

@@ -256,11 +256,11 @@ def test_multipart_upload(nb, s3, jupyter, notebook_name, tmp_path):
 
 
 def test_large_file_goes_multipart_with_defaults(nb, s3, jupyter, notebook_name, tmp_path):
-    """A file of a few hundred MB with the default settings: multipart (above the 16 MiB
-    threshold) in one round of 6 equal parts (concurrency 6), the last a few bytes short;
-    bytes identical, nothing left open."""
+    """A file above the 16 MiB threshold with the default settings: multipart in one round
+    of 6 equal parts (concurrency 6), the last a few bytes short; bytes identical, nothing
+    left open."""
     bucket = s3.make_bucket(cors_origins=[jupyter.origin])
-    size = 300 * MiB + 4321  # 6 parts of 50 MiB + 721 bytes, the last one 5 bytes short
+    size = 60 * MiB + 4321  # 6 parts of 10 MiB + 721 bytes, the last one 5 bytes short
     path = make_random_file(tmp_path / "dataset.parquet", size, seed="large")
 
     open_widget(nb, notebook_name, bucket)
