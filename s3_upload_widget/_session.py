@@ -12,12 +12,12 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from . import _protocol as P
 from . import _verify as verify
-from ._batches import batch_items, each, named_ids
+from ._batch_handlers import NOTHING_FOUND, BatchHandlers, Found
+from ._batches import named_ids
 from ._cors import page_origin
 from ._diagnose import diagnose_failure
 from ._errors import UploadError
@@ -37,7 +37,7 @@ from ._values import is_int
 log = logging.getLogger(__name__)
 
 
-class UploadSession(PauseHandlers, ResumeHandlers):
+class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
     """Upload records and the handlers of every request kind of `_protocol`.
 
     `signer` is a zero-argument callable returning a `Signer`: creating one may look up
@@ -74,6 +74,7 @@ class UploadSession(PauseHandlers, ResumeHandlers):
         self._uploads: OrderedDict[str, Upload] = OrderedDict()
         self._accepted = 0  # files accepted over the widget's life (max_total_files)
         self._key_owner: dict[str, Upload] = {}  # key -> the upload that last took it
+        self._absent_since: dict[str, float] = {}  # see _batch_handlers
         self.origin = ""
         handlers = {
             P.HELLO: self._hello, P.ADD_FILES: self._add_files, P.SIGN: self._sign,
@@ -88,9 +89,16 @@ class UploadSession(PauseHandlers, ResumeHandlers):
 
     # --- public ------------------------------------------------------------------
 
-    def handle(self, msg: object) -> dict | None:
-        """Answer one message from the browser; None for notifications. Never raises."""
-        reply = self._router.handle(msg)
+    def handle(self, msg: object, found: Found = NOTHING_FOUND) -> dict | None:
+        """Answer one message from the browser; None for notifications. Never raises.
+
+        ``found``: S3's answers read for this message beforehand (`plan_lookups`).
+        """
+        self._found = found
+        try:
+            reply = self._router.handle(msg)
+        finally:
+            self._found = NOTHING_FOUND
         self._publish()
         return reply
 
@@ -265,45 +273,6 @@ class UploadSession(PauseHandlers, ResumeHandlers):
         upload.expect_status("uploading")
         numbers, checksums = args.get("part_numbers"), args.get("checksums")
         return {"parts": sign_parts(upload, self._get_signer(), numbers, checksums)}
-
-    def _sign_files(self, args: dict) -> dict:
-        ids = batch_items(args, "upload_ids", lambda item: item)
-        records = [
-            u.record for u in map(self._uploads.get, ids) if u and not self.options.overwrite
-        ]
-        single_keys = [r["key"] for r in records if r["status"] == "queued" and r["key"]
-                       and r["size"] < self.options.multipart_threshold]  # fmt: skip
-        exists = verify.keys_present(self._get_signer(), single_keys) if single_keys else {}
-        sign = partial(self._sign, exists=exists)
-        end = self._end_after_failure
-        sums = args.get("checksums") if isinstance(args.get("checksums"), dict) else {}
-        one = [{"upload_id": i, "checksum": sums.get(i)} for i in ids]
-        return {"results": [each(P.SIGN_FILES, sign, item, end) for item in one]}
-
-    def _complete_files(self, args: dict) -> dict:
-        items = batch_items(args, "uploads", lambda item: item.get("upload_id"))
-        # The batch's single PUTs are read back with one listing, or HEADs run at once.
-        checks = {}
-        for item in items:
-            upload = self._uploads.get(item["upload_id"])
-            single = upload and upload.mode == "single" and upload.record["status"] == "uploading"
-            if single and isinstance(item.get("etag"), str):
-                checks[item["upload_id"]] = verify.SingleCheck.of(
-                    upload.record, upload.signed_at, item["etag"]
-                )
-        outcomes = self._verify_singles(checks) if checks else {}
-        results = []
-        for item in items:
-            outcome = outcomes.get(item["upload_id"])
-            complete = partial(self._complete, verified=outcome)
-            entry = each(P.COMPLETE_FILES, complete, item, self._end_after_failure)
-            if entry["ok"]:
-                entry["status"] = entry.pop("result")["record"]["status"]
-            results.append(entry)
-        return {"results": results}
-
-    def _verify_singles(self, checks: dict[str, verify.SingleCheck]) -> dict[str, object]:
-        return verify.verify_batch(self._get_signer().client, self.options.bucket, checks)
 
     def _complete(self, args: dict, verified: Any = None) -> dict:
         """Complete one upload; ``verified`` is `_verify`'s outcome when already known

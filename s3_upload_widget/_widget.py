@@ -17,6 +17,8 @@ import anywidget
 import traitlets as t
 
 from . import _protocol as P
+from ._batch_handlers import NOTHING_FOUND, Found
+from ._offload import Offloader
 from ._options import (
     DEFAULT_CHECKSUM,
     DEFAULT_CONCURRENCY,
@@ -198,6 +200,8 @@ class S3UploadWidget(anywidget.AnyWidget):
             on_delta=lambda command: self.send(command),
             cors_checker=self._check_cors,
         )
+        plan = self._session.plan_lookups
+        self._offload = Offloader(plan=plan, answer=self._answer, lock=self._lock)
         self.on_msg(self._on_custom_msg)
         _LIVE_WIDGETS.add(self)
 
@@ -405,13 +409,16 @@ class S3UploadWidget(anywidget.AnyWidget):
         return check_cors(self.bucket, origin, client=self._s3_client(), request_headers=headers)
 
     def _on_custom_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        # JupyterLab 4.4+ may deliver widget messages on a kernel subshell thread while a
-        # cell calls w.cancel(): one lock keeps the session's records consistent.
-        # One state update for the page per message, however many files it finished.
-        with self._lock, self.hold_sync():
-            reply = self._session.handle(content)
-        if reply is not None:
-            self.send(reply)
+        self._offload.route(content)  # batches on a worker thread (see _offload), the rest now
+
+    def _answer(self, content: Any, found: Found = NOTHING_FOUND) -> None:
+        # Messages come on the kernel's thread, a subshell's (JupyterLab 4.4+, while a cell
+        # calls w.cancel()) and the workers': one lock keeps the records consistent.
+        with self._lock:
+            with self.hold_sync():  # one state update for the page per message
+                reply = self._session.handle(content, found)
+            if reply is not None:
+                self.send(reply)
 
     def _records_changed(self, records: list[dict]) -> None:
         self.uploads = records

@@ -8,7 +8,7 @@ published once per message, as patches for the page.
 from __future__ import annotations
 
 import pytest
-from session_helpers import BUCKET, Harness, MiB
+from session_helpers import BUCKET, Harness, MiB, with_page_checksums
 
 from s3_upload_widget import _protocol as P
 from s3_upload_widget import _verify
@@ -256,3 +256,85 @@ def test_hello_answers_with_every_record_as_the_page_draws_it(s3):
     (snapshot,) = [h.ok(P.HELLO, origin="http://localhost:8888")["records"]]
     assert [r["id"] for r in snapshot] == [r["id"] for r in records]
     assert set(snapshot[0]) == set(P.VIEW_FIELDS)
+
+
+# --- whether keys are free: asked once for every queued small file --------------------
+
+
+def sign_in_batches(h: Harness, records: list[dict], size: int) -> list[dict]:
+    results = []
+    for i in range(0, len(records), size):
+        ids = [r["id"] for r in records[i : i + size]]
+        results += h.ok(P.SIGN_FILES, upload_ids=ids)["results"]
+    return results
+
+
+def test_one_listing_says_which_keys_are_free_for_every_queued_small_file(s3):
+    h = Harness(s3)
+    records = add_many(h, 30)
+    calls = s3_calls(s3)
+    results = sign_in_batches(h, records, 10)
+    assert all(entry["ok"] for entry in results)
+    assert calls == ["ListObjectsV2"]  # not one per batch
+    assert all(entry["result"]["headers"]["If-None-Match"] == "*" for entry in results)
+
+
+def test_an_answer_older_than_its_freshness_is_asked_again(s3, monkeypatch):
+    from s3_upload_widget import _batch_handlers
+
+    clock = [1000.0]
+    monkeypatch.setattr(_batch_handlers.time, "monotonic", lambda: clock[0])
+    h = Harness(s3)
+    records = add_many(h, 4)
+    calls = s3_calls(s3)
+    first = h.ok(P.SIGN_FILES, upload_ids=[records[0]["id"]])["results"]
+    s3.put_object(Bucket=BUCKET, Key=records[1]["key"], Body=b"taken")
+    clock[0] += _batch_handlers.PRESENCE_FRESH_S + 1
+    later = h.ok(P.SIGN_FILES, upload_ids=[r["id"] for r in records[1:]])["results"]
+    assert calls == ["ListObjectsV2", "ListObjectsV2"]
+    assert first[0]["ok"] and [e["ok"] for e in later] == [False, True, True]
+    assert later[0]["error"]["code"] == "key-exists"
+
+
+def test_an_object_written_after_the_answer_meets_the_signed_if_none_match(s3):
+    # Within its freshness the answer stands: the URL's If-None-Match is the guard S3
+    # itself checks when the bytes arrive (moto refuses the PUT with 412).
+    import requests
+
+    h = Harness(s3)
+    first, second = add_many(h, 2)
+    h.ok(P.SIGN_FILES, upload_ids=[first["id"]])
+    s3.put_object(Bucket=BUCKET, Key=second["key"], Body=b"other")
+    (entry,) = h.ok(P.SIGN_FILES, upload_ids=[second["id"]])["results"]
+    assert entry["ok"] and entry["result"]["headers"]["If-None-Match"] == "*"
+    signed = entry["result"]
+    answer = requests.put(signed["url"], data=b"12345", headers=signed["headers"], timeout=30)
+    assert answer.status_code == 412
+    assert s3.get_object(Bucket=BUCKET, Key=second["key"])["Body"].read() == b"other"
+
+
+def test_reads_done_ahead_of_a_request_are_used_and_not_done_again(s3):
+    h = Harness(s3)
+    records = add_many(h, 3)
+    sign = {"id": "s", "kind": P.SIGN_FILES, "args": {"upload_ids": [r["id"] for r in records]}}
+    sign["args"] = with_page_checksums(P.SIGN_FILES, sign["args"])
+    found = h.session.plan_lookups(sign).run()
+    calls = s3_calls(s3)
+    assert all(entry["ok"] for entry in h.session.handle(sign, found)["result"]["results"])
+    etags = [put(h, r, b"12345") for r in records]
+    items = [{"upload_id": r["id"], "etag": e} for r, e in zip(records, etags, strict=True)]
+    complete = {"id": "c", "kind": P.COMPLETE_FILES, "args": {"uploads": items}}
+    found = h.session.plan_lookups(complete).run()
+    assert calls == ["ListObjectsV2"]  # the read ahead of the completion
+    answer = h.session.handle(complete, found)["result"]
+    assert [e["status"] for e in answer["results"]] == ["done"] * 3
+    assert calls == ["ListObjectsV2"]
+
+
+def test_nothing_is_read_ahead_of_a_request_its_handler_refuses(s3):
+    h = Harness(s3)
+    (record,) = add_many(h, 1)
+    for args in ({"upload_ids": [record["id"], record["id"]]}, {"upload_ids": "x"}, None):
+        assert not h.session.plan_lookups({"id": "x", "kind": P.SIGN_FILES, "args": args})
+    assert not h.session.plan_lookups({"id": "x", "kind": P.HELLO, "args": {}})
+    assert not h.session.plan_lookups("not a message")

@@ -22,6 +22,7 @@ class Wired:
         self.widget._on_custom_msg(
             self.widget, {"id": str(self._n), "kind": kind, "args": args}, []
         )
+        assert self.widget._offload.wait_idle(timeout=60)  # batches: answered by a worker
         reply = self.sent[-1]
         assert reply["id"] == str(self._n)
         return reply
