@@ -78,6 +78,7 @@ def scenarios(name: str, size: int) -> list[tuple[str, dict]]:
         widget = [("widget defaults", {}), ("widget, 2 host names", two),
                   ("widget, 8 host names", eight)]  # fmt: skip
         peers = [("curl", {"parallel": 6}), ("xhr", {"limit": 6, "hosts": 1}),
+                 ("xhr", {"limit": 6, "hosts": 1, "post": True}),
                  ("xhr", {"limit": 48, "hosts": 8})]  # fmt: skip
     elif name == "far-mid":
         widget = [("widget defaults", {}),

@@ -6,7 +6,8 @@ send to S3 at 127.0.0.x crosses the shaping proxy. It serves:
 
 - ``/xhr.html``: a plain page with ``<input type=file multiple>`` and
   ``window.__link.start(id, jobs, limit, progress)``: PUTs each job (a byte range of a
-  picked file to a URL presigned in the benchmark process) with XMLHttpRequest, at most
+  picked file to a URL presigned in the benchmark process; or, for a job with ``fields``,
+  POSTs it as a form with a presigned POST policy) with XMLHttpRequest, at most
   ``limit`` at once, and records each request's times, status and ETag. Nothing is signed
   while it runs: it is the network's part alone, as a hand-written page would do it.
 - ``/uppy.html`` + ``/uppy-bundle.js``: Uppy 5 (benchmarks/uppy/link_entry.js, bundled
@@ -43,10 +44,11 @@ window.__link.start = (id, jobs, limit, progress) => {
   const one = (job) => new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
     const r = { i: job.i, t0: Date.now() };
-    xhr.open("PUT", job.url);
+    xhr.open(job.fields ? "POST" : "PUT", job.url);
     // A listener on xhr.upload makes the request preflighted by itself (Fetch spec); a PUT
-    // is preflighted anyway. Set like the widget's, which shows progress.
-    if (progress) xhr.upload.onprogress = () => {};
+    // is preflighted anyway. Set like the widget's, which shows progress. A POST of a form
+    // (presigned POST policy) without it is a "simple" request: no preflight.
+    if (progress && !job.fields) xhr.upload.onprogress = () => {};
     xhr.onloadend = () => {
       r.t1 = Date.now();
       r.status = xhr.status;
@@ -54,7 +56,12 @@ window.__link.start = (id, jobs, limit, progress) => {
       run.results.push(r);
       resolve();
     };
-    xhr.send(files[job.file].slice(job.start, job.end));
+    const body = files[job.file].slice(job.start, job.end);
+    if (!job.fields) return xhr.send(body);
+    const form = new FormData();
+    for (const [name, value] of Object.entries(job.fields)) form.append(name, value);
+    form.append("file", body);
+    xhr.send(form);
   });
   const worker = async () => {
     while (next < jobs.length) await one(jobs[next++]);
