@@ -74,6 +74,8 @@ class MarimoRun:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> MarimoRun:
+        if not MARIMO.is_file():
+            pytest.fail(f"{MARIMO} is missing: install the dev extra (make install)")
         cmd = [str(MARIMO), "run", str(self.app), "--headless", "--no-token"]
         cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
         with open(self.log_path, "wb") as log:
@@ -125,8 +127,10 @@ def test_quickstart_in_marimo_shows_the_key_when_the_upload_is_done(
     server = MarimoRun(app, env)
     bucket = s3.make_bucket(cors_origins=[server.origin])
     server.env["S3_UPLOAD_BUCKET"] = bucket
+    t_start = time.monotonic()
     server.start()
     request.addfinalizer(server.stop)
+    started_in = time.monotonic() - t_start
 
     page = hidpi_page
     page.emulate_media(color_scheme="light")
@@ -167,7 +171,8 @@ def test_quickstart_in_marimo_shows_the_key_when_the_upload_is_done(
 
     shots = _screenshots(page, widget)
     print(
-        f"marimo: widget and first outputs after {shown_at:.1f} s, key listed after "
+        f"marimo: server up in {started_in:.1f} s; widget and first outputs "
+        f"{shown_at:.1f} s after goto, key listed after "
         f"{done_at:.1f} s; screenshots {', '.join(str(p) for p in shots)}"
     )
 
