@@ -80,8 +80,11 @@ class ShellPump:
         kernel = current_kernel()
         if kernel is None:
             raise RuntimeError(
-                "wait_for_uploads() needs a Jupyter kernel (ipykernel): outside a "
-                "notebook no browser can upload."
+                "wait_for_uploads() needs a Jupyter kernel (ipykernel), and this Python "
+                "runs in none (a script or a plain python prompt): no browser shows the "
+                "widget here, so no file can arrive. Show the widget in JupyterLab, "
+                "Notebook 7, VS Code or Voila and call w.wait() in a later cell; in "
+                "marimo, react to uploads with w.on_upload (see the README's marimo notes)."
             )
         channel_thread = getattr(kernel, "shell_channel_thread", None)
         if channel_thread is not None:  # ipykernel 7

@@ -18,9 +18,13 @@ shell's, the messages are served there, beside the waiting cell, and waiting is 
 polling. Their output then goes to the kernel's log, not under the cell.
 
 Limits: the kernel must be ipykernel (6 or 7) for the main-shell case; outside a
-kernel (a script) nothing can upload, and this raises. Without a browser showing the
-widget (a notebook run by nbconvert, papermill or nbclient) no file can be picked: this
-raises RuntimeError after `frontend_grace` seconds instead of waiting for nothing.
+kernel (a script) nothing can upload, and this raises. In marimo it raises at once too:
+marimo serves the widget's messages only between cells (also while an async cell
+awaits), so a waiting cell would hold back the very messages that finish the upload;
+there a cell reacts to uploads through ``mo.state`` set from ``on_upload`` instead.
+Without a browser showing the widget (a notebook run by nbconvert, papermill or
+nbclient) no file can be picked: this raises RuntimeError after `frontend_grace`
+seconds instead of waiting for nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import sys
 import threading
 import time
 import weakref
@@ -83,6 +88,7 @@ def wait_for_uploads(
     Jupyter kernel, or when called from a handler while another wait runs.
     KeyboardInterrupt (the Stop button) ends the wait; the kernel stays as it was.
     """
+    _refuse_marimo(widget)
     if getattr(_local, "pumping", False):
         raise RuntimeError(
             "wait_for_uploads() was called while another wait runs in this thread (from "
@@ -131,6 +137,7 @@ async def wait_for_uploads_async(
     """
     import asyncio
 
+    _refuse_marimo(widget)
     waiter = _Waiter(widget, n, timeout, poll_interval, frontend_grace)
     kernel = current_kernel()
     if kernel is not None and in_main_shell(kernel) and not serves_comms_while_awaiting(kernel):
@@ -221,6 +228,37 @@ def _is_seconds(value: object) -> bool:
 
 
 # --- what the widget tells us -------------------------------------------------------------
+
+
+MARIMO_MESSAGE = (
+    "w.wait() cannot work in marimo: marimo handles the widget's messages only between "
+    "cells (also while an async cell awaits), so a cell that waits would hold back the "
+    "very messages that finish the upload. Let a later cell react instead: "
+    "get_keys, set_keys = mo.state([]); "
+    "w.on_upload(lambda record: set_keys(list(w.uploaded_keys))); then read get_keys() "
+    "in the cell that needs the files, and marimo runs it again after each upload "
+    "(see notebooks/marimo_quickstart.py)."
+)
+
+
+def in_marimo(widget: Any) -> bool:
+    """Whether marimo, not a Jupyter kernel, carries this widget's messages.
+
+    marimo gives every widget a comm of its own (``marimo...MarimoComm``) when it is
+    made; ``marimo.running_in_notebook()`` covers a widget made before that.
+    """
+    if type(getattr(widget, "comm", None)).__module__.split(".")[0] == "marimo":
+        return True
+    marimo = sys.modules.get("marimo")  # never imported here: not imported, not marimo
+    try:
+        return bool(marimo is not None and marimo.running_in_notebook())
+    except Exception:
+        return False
+
+
+def _refuse_marimo(widget: Any) -> None:
+    if in_marimo(widget):
+        raise RuntimeError(MARIMO_MESSAGE)
 
 
 def _frontend_known(widget: Any) -> bool:

@@ -236,7 +236,8 @@ class S3UploadWidget(anywidget.AnyWidget):
         (done, error or cancelled) and none is still on its way: files picked together
         come back together. The widget stays live meanwhile, and "Run All" stops here
         until the files are in S3. Raises TimeoutError after `timeout` seconds, and
-        RuntimeError when no browser shows the widget.
+        RuntimeError when no browser shows the widget, or at once outside a Jupyter
+        kernel (in marimo: a later cell reads a ``mo.state`` set from `on_upload`).
         """
         from ._wait import wait_for_uploads
 

@@ -78,10 +78,31 @@ def test_notebooks_are_generated():
     assert not changed, f"regenerated notebooks differ from the committed ones: {changed}"
 
 
+def is_marimo_notebook(path: Path) -> bool:
+    return "\napp = marimo.App(" in path.read_text()
+
+
+MARIMO_NOTEBOOKS = sorted(p for p in NOTEBOOKS_DIR.glob("*.py") if is_marimo_notebook(p))
+
+
 def test_only_notebooks_in_the_demo_folder():
-    """`make demo` opens notebooks/ in Lab's file browser: a newcomer sees only notebooks."""
-    scripts = sorted(p.name for p in NOTEBOOKS_DIR.glob("*.py"))
+    """`make demo` opens notebooks/ in Lab's file browser: a newcomer sees only notebooks
+    (Jupyter's, and marimo's, which are .py files)."""
+    scripts = sorted(p.name for p in NOTEBOOKS_DIR.glob("*.py") if not is_marimo_notebook(p))
     assert not scripts, f"keep scripts out of notebooks/ (tools/ is their place): {scripts}"
+
+
+def test_marimo_notebooks_run_as_scripts(headless_env):
+    """``python NOTEBOOK.py`` runs every cell of a marimo notebook (no browser: nothing is
+    picked) on LocalS3. tests/e2e/test_marimo.py serves it with ``marimo run``, which
+    also runs marimo's static check of the file, and uploads through it."""
+    assert [p.name for p in MARIMO_NOTEBOOKS] == ["marimo_quickstart.py"]
+    for path in MARIMO_NOTEBOOKS:
+        ran = subprocess.run(
+            [sys.executable, str(path)], capture_output=True, text=True, timeout=120
+        )
+        assert ran.returncode == 0, ran.stderr[-3000:]
+        assert "Uploading to s3://uploads (local test server)" in ran.stdout
 
 
 @pytest.fixture

@@ -206,6 +206,62 @@ def test_a_real_widget_outside_a_kernel(polling):
         wait_for_uploads(w, timeout=1)
 
 
+def test_a_real_widget_in_plain_python_fails_at_once_saying_where_it_works():
+    # No `polling`: this is pytest's own plain Python, no kernel. timeout=None and the
+    # default 10 s grace: only an immediate refusal returns (else pytest-timeout fails).
+    from s3_upload_widget import S3UploadWidget
+
+    w = S3UploadWidget(bucket="b", client=object())
+    try:
+        with pytest.raises(RuntimeError) as caught:
+            w.wait()
+    finally:
+        w.close()
+    said = str(caught.value)
+    assert "needs a Jupyter kernel" in said
+    assert "JupyterLab" in said and "w.on_upload" in said and "marimo" in said
+
+
+class MarimoComm:
+    """Stands for marimo's comm, which marimo gives every widget made in its notebooks."""
+
+
+MarimoComm.__module__ = "marimo._plugins.ui._impl.comm"
+
+
+@pytest.mark.timeout(60)
+def test_in_marimo_wait_fails_at_once_saying_what_to_do_instead(polling):
+    # `polling` makes the no-kernel path wait: only the marimo check can end these calls.
+    w = FakeWidget([rec("a", "uploading")])
+    w.comm = MarimoComm()
+    assert _wait.in_marimo(w)
+    for call in (
+        lambda: wait_for_uploads(w),
+        lambda: asyncio.run(wait_for_uploads_async(w)),
+    ):
+        with pytest.raises(RuntimeError) as caught:
+            call()
+        said = str(caught.value)
+        assert said.startswith("w.wait() cannot work in marimo")
+        assert "mo.state" in said and "w.on_upload" in said
+        assert "marimo_quickstart.py" in said
+    assert w.msg_callbacks == []  # refused before it listened to anything
+
+
+@pytest.mark.timeout(60)
+def test_marimo_running_the_notebook_counts_even_with_another_comm(polling, monkeypatch):
+    # A widget made before marimo's comm was in place still runs in marimo.
+    w = FakeWidget([rec("a", "uploading")])
+    assert not _wait.in_marimo(w)  # pytest is no marimo notebook (marimo is installed)
+    monkeypatch.setitem(sys.modules, "marimo", SimpleNamespace(running_in_notebook=lambda: True))
+    assert _wait.in_marimo(w)
+    with pytest.raises(RuntimeError, match="cannot work in marimo"):
+        wait_for_uploads(w)
+    broken = SimpleNamespace(running_in_notebook=lambda: 1 / 0)
+    monkeypatch.setitem(sys.modules, "marimo", broken)
+    assert not _wait.in_marimo(w)
+
+
 # --- in a real kernel ------------------------------------------------------------------------
 
 
