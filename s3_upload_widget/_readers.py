@@ -19,7 +19,7 @@ __all__ = [
     "duckdb_secret_sql",
     "fsspec_options",
     "load_httpfs",
-    "packaged_httpfs",
+    "packaged_extension",
     "polars_options",
 ]
 
@@ -81,14 +81,14 @@ def duckdb_secret_sql(
     return f"CREATE OR REPLACE TEMPORARY SECRET {name} ({', '.join(options)})"
 
 
-def packaged_httpfs(duckdb_version: str) -> pathlib.Path | None:
-    """The httpfs extension file of the ``duckdb-extension-httpfs`` package (PyPI) for
-    ``duckdb_version`` (``"v1.5.5"``), or None when that package or version is missing."""
-    spec = importlib.util.find_spec("duckdb_extension_httpfs")
+def packaged_extension(name: str, duckdb_version: str) -> pathlib.Path | None:
+    """The file of DuckDB extension ``name`` in the ``duckdb-extension-{name}`` package (PyPI)
+    for ``duckdb_version`` (``"v1.5.5"``), or None when that package or version is missing."""
+    spec = importlib.util.find_spec(f"duckdb_extension_{name}")
     if spec is None or not spec.submodule_search_locations:
         return None
     root = pathlib.Path(next(iter(spec.submodule_search_locations)))
-    path = root / "extensions" / duckdb_version / "httpfs.duckdb_extension"
+    path = root / "extensions" / duckdb_version / f"{name}.duckdb_extension"
     return path if path.is_file() else None
 
 
@@ -120,7 +120,7 @@ def load_httpfs(con: Any) -> str:
     except duckdb.Error:
         pass
     version = con.sql("PRAGMA version").fetchone()[0]
-    path = packaged_httpfs(version)
+    path = packaged_extension("httpfs", version)
     if path is None:
         raise _httpfs_missing(version)
     con.execute(f"LOAD {_sql_string(str(path))}")

@@ -159,6 +159,33 @@ def test_duckdb_secret_is_temporary_and_scoped_to_the_bucket(duck, local):
     assert rows == [(f"local_s3_{local.port}", "s3", False, [f"s3://{BUCKET}"])]
 
 
+def test_duckdb_credential_chain_takes_the_keys_from_the_environment(
+    duck, local, aws_credentials, monkeypatch
+):
+    """The README's DuckDB line for a real bucket, ``CREATE SECRET (TYPE s3, PROVIDER
+    credential_chain)``: its keys come from the environment (moto takes any). DuckDB
+    doesn't read AWS_ENDPOINT_URL, so the test adds the endpoint to that secret; without
+    one the request would go to AWS."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "from-the-environment")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "also-from-the-environment")
+    version = duck.sql("PRAGMA version").fetchone()[0]
+    aws = _readers.packaged_extension("aws", version)
+    if aws is None:
+        pytest.skip("DuckDB's aws extension is not installed: pip install duckdb-extension-aws")
+    duck.execute(f"LOAD '{aws}'")
+    host = local.endpoint_url.removeprefix("http://")
+    duck.execute(
+        "CREATE SECRET chain (TYPE s3, PROVIDER credential_chain, "
+        f"ENDPOINT '{host}', URL_STYLE 'path', USE_SSL false, SCOPE 's3://{BUCKET}/tables/')"
+    )
+    found = duck.sql("SELECT secret_string FROM duckdb_secrets() WHERE name = 'chain'").fetchone()
+    assert "key_id=from-the-environment;" in found[0]
+    # The longest matching scope wins: this read uses the chain's secret, not LocalS3's.
+    used = duck.sql(f"SELECT name FROM which_secret('{uri(CSV_KEY)}', 's3')").fetchone()
+    assert used == ("chain",)
+    same_weather(duck.sql(f"SELECT * FROM '{uri(CSV_KEY)}'").df())
+
+
 def test_duckdb_reads_through_s3fs_without_httpfs(local, tmp_path):
     """Where httpfs can't be installed: DuckDB reads s3:// through a registered fsspec
     filesystem instead."""
@@ -220,7 +247,7 @@ def test_a_stopped_local_s3_says_to_start_a_new_one():
 
 def test_missing_httpfs_says_how_to_install_it(local, tmp_path, monkeypatch):
     con = offline_duckdb(tmp_path)  # no extension in this directory
-    monkeypatch.setattr(_readers, "packaged_httpfs", lambda version: None)
+    monkeypatch.setattr(_readers, "packaged_extension", lambda name, version: None)
     with pytest.raises(RuntimeError) as info:
         local.duckdb_connection(con)
     message = str(info.value)
@@ -233,8 +260,9 @@ def test_missing_httpfs_says_how_to_install_it(local, tmp_path, monkeypatch):
     con.close()
 
 
-def test_packaged_httpfs_is_none_for_another_duckdb_version():
-    assert _readers.packaged_httpfs("v0.0.0-not-a-release") is None
+def test_packaged_extension_is_none_for_another_duckdb_version_or_extension():
+    assert _readers.packaged_extension("httpfs", "v0.0.0-not-a-release") is None
+    assert _readers.packaged_extension("no_such_extension", "v1.5.5") is None
 
 
 def test_missing_duckdb_says_how_to_install_it(local, monkeypatch):

@@ -244,7 +244,8 @@ if uri:
     by_pandas = pd.read_parquet(uri, storage_options=pandas_options)
     by_polars = pl.read_parquet(uri, storage_options=polars_options)
     print(f"pandas read {uri}: {by_pandas.shape[0]} rows")
-    print("polars reads the same rows:", by_polars.to_dict(as_series=False) == by_pandas.to_dict("list"))
+    same = by_polars.to_dict(as_series=False) == by_pandas.to_dict("list")
+    print("polars reads the same rows:", same)
 """),
     md("""
 DuckDB reads `s3://` URLs with its `httpfs` extension, which it normally downloads on
@@ -267,7 +268,8 @@ else:
         print(exc)
 if con is not None and uri:
     by_duckdb = con.sql(f"SELECT * FROM '{uri}'").df()
-    print("DuckDB reads the same rows:", by_duckdb.to_dict("list") == by_pandas.to_dict("list"))
+    same = by_duckdb.to_dict("list") == by_pandas.to_dict("list")
+    print("DuckDB reads the same rows:", same)
 """),
     md("""
 For a file larger than the kernel's memory, download it to disk first
