@@ -31,6 +31,7 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
+from . import _readers
 from ._client import error_code
 from ._cors import configure_cors, validate_origin
 
@@ -327,15 +328,46 @@ class LocalS3:
             )
 
     # -- conveniences --------------------------------------------------------------------
+    # What pandas (s3fs), polars and DuckDB need to read this server: _readers.py.
     @property
     def storage_options(self) -> dict:
-        """What fsspec / s3fs (pandas, polars, dask) need to read this server:
+        """What fsspec / s3fs (pandas, dask) need to read this server:
         ``pd.read_parquet("s3://bucket/...", storage_options=local.storage_options)``."""
-        return {
-            "key": self.access_key,
-            "secret": self.secret_key,
-            "client_kwargs": {"endpoint_url": self.endpoint_url, "region_name": self.region},
-        }
+        return _readers.fsspec_options(*self._reader_args())
+
+    @property
+    def polars_storage_options(self) -> dict:
+        """What polars' own S3 client needs to read this server (no s3fs):
+        ``pl.scan_parquet("s3://bucket/dir/**/*.parquet", storage_options=...)``."""
+        return _readers.polars_options(*self._reader_args())
+
+    def duckdb_secret_sql(self, name: str | None = None) -> str:
+        """The DuckDB statement that sends ``s3://{bucket}/...`` to this server: a temporary
+        S3 secret scoped to the bucket, named ``name`` (default ``local_s3_{port}``)."""
+        name = f"local_s3_{self.port}" if name is None else name
+        return _readers.duckdb_secret_sql(name, *self._reader_args(), self.bucket)
+
+    def duckdb_connection(self, con: Any = None) -> Any:
+        """``con`` (or a new DuckDB connection) reading this server's ``s3://{bucket}/...``:
+        httpfs loaded without a download (or a RuntimeError saying how to install it),
+        then `duckdb_secret_sql` run."""
+        sql = self.duckdb_secret_sql()
+        try:
+            import duckdb
+        except ImportError as exc:
+            raise ImportError("LocalS3.duckdb_connection needs DuckDB: pip install duckdb") from exc
+        con = duckdb.connect() if con is None else con
+        _readers.load_httpfs(con)
+        con.execute(sql)
+        return con
+
+    def _reader_args(self) -> tuple[str, str, str, str]:
+        if not self.running:
+            raise RuntimeError(
+                f"{self!r}: nothing answers at its endpoint any more, so readers set up for "
+                "it would fail to connect; start a new LocalS3() and read from that"
+            )
+        return self.endpoint_url, self.access_key, self.secret_key, self.region
 
     def keys(self, prefix: str = "") -> list[str]:
         """Every key in the bucket that starts with `prefix`, sorted."""

@@ -36,6 +36,9 @@ EXPECTED: dict[str, list[str]] = {
         r"tables/sample/weather\.csv: 3 rows x 2 columns",
         r"tables/sample/weather-copy\.parquet: 3 rows x 2 columns",
         r"same table: True",
+        r"pandas read s3://uploads/tables/sample/weather-copy\.parquet: 3 rows",
+        r"polars reads the same rows: True",
+        r"DuckDB reads the same rows: True",
         r"LocalS3\(.*stopped\)",
     ],
     "large_datasets.ipynb": [
@@ -52,6 +55,9 @@ EXPECTED: dict[str, list[str]] = {
         r"No folder picked: using a sample dataset at s3://uploads/datasets/sample/sales/",
         r"4 rows, columns \['amount', 'year', 'month'\]",
         r"\{2024: 23\.75, 2025: 1\.0\}",
+        r"pandas: 4 rows",
+        r"polars, 2024 only: 3 rows",
+        r"DuckDB: \[\(2024, 23\.75\), \(2025, 1\.0\)\]",
         r"LocalS3\(.*stopped\)",
     ],
     "setup_your_bucket.ipynb": [

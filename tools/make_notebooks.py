@@ -226,6 +226,52 @@ if key:
     print("same table:", back.equals(df))
 """),
     md("""
+## One line each: pandas, polars, DuckDB
+
+Each reads `s3://bucket/key` itself (needs `pip install s3fs polars duckdb`). With a real
+bucket pass nothing: each finds your credentials the way boto3 does (environment, `~/.aws`,
+a role). The local test server needs its endpoint and keys, which `LocalS3` hands over:
+`local.storage_options` (pandas, through s3fs) and `local.polars_storage_options`
+(polars' own S3 client).
+"""),
+    code("""
+import polars as pl
+
+uri = f"s3://{bucket}/{parquet_key}" if key else ""
+pandas_options = local.storage_options if local else None  # None: your AWS credentials
+polars_options = local.polars_storage_options if local else None
+if uri:
+    by_pandas = pd.read_parquet(uri, storage_options=pandas_options)
+    by_polars = pl.read_parquet(uri, storage_options=polars_options)
+    print(f"pandas read {uri}: {by_pandas.shape[0]} rows")
+    same = by_polars.to_dict(as_series=False) == by_pandas.to_dict("list")
+    print("polars reads the same rows:", same)
+"""),
+    md("""
+DuckDB reads `s3://` URLs with its `httpfs` extension, which it normally downloads on
+first use. `local.duckdb_connection()` loads it without a download (installed by
+`INSTALL httpfs`, or from the `duckdb-extension-httpfs` package) and adds a secret that
+sends this bucket's URLs to the local server; when httpfs is not installed it says how to
+install it. With a real bucket, one secret takes your AWS credentials.
+"""),
+    code("""
+import duckdb
+
+con = None
+if local is None:
+    con = duckdb.connect()
+    con.sql("CREATE SECRET (TYPE s3, PROVIDER credential_chain)")  # your AWS credentials
+else:
+    try:
+        con = local.duckdb_connection()
+    except RuntimeError as exc:  # httpfs is not installed here
+        print(exc)
+if con is not None and uri:
+    by_duckdb = con.sql(f"SELECT * FROM '{uri}'").df()
+    same = by_duckdb.to_dict("list") == by_pandas.to_dict("list")
+    print("DuckDB reads the same rows:", same)
+"""),
+    md("""
 For a file larger than the kernel's memory, download it to disk first
 (`client.download_file(bucket, key, "local.csv")`) and read it in chunks
 (`pd.read_csv(..., chunksize=100_000)`), or read only some columns of a parquet file.
@@ -602,10 +648,7 @@ print("dataset:", uri or "none yet: choose a folder above, then run this cell ag
     md("""
 Read it whole with pyarrow, which reads `year=`/`month=` folders as columns. Against a
 real bucket, `pafs.S3FileSystem()` finds credentials as boto3 does; the local test server
-needs its endpoint and keys. With [s3fs](https://s3fs.readthedocs.io) installed,
-`pd.read_parquet(uri, storage_options=...)` does the same (`local.storage_options` for the
-local server), and polars reads it with `pl.scan_parquet(uri + "**/*.parquet",
-storage_options=...)`.
+needs its endpoint and keys.
 """),
     code("""
 import pyarrow.dataset as ds
@@ -626,6 +669,32 @@ if uri:
     df = dataset.to_table().to_pandas()
     print(f"{len(df)} rows, columns {list(df.columns)}")
     print(df.groupby("year")["amount"].sum().to_dict())
+"""),
+    md("""
+The same folder in one line each with pandas (through [s3fs](https://s3fs.readthedocs.io)),
+polars and DuckDB (`pip install s3fs polars duckdb`). With a real bucket pass no options;
+the local test server's come from `local` (see read_back_with_pandas for DuckDB with a
+real bucket). A filter on `year` reads only that year's folders.
+"""),
+    code("""
+import polars as pl
+
+if uri:
+    opts = local.storage_options if local else None
+    print("pandas:", len(pd.read_parquet(uri, storage_options=opts)), "rows")
+    lazy = pl.scan_parquet(
+        uri + "**/*.parquet",
+        hive_partitioning=True,
+        storage_options=local.polars_storage_options if local else None,
+    )
+    print("polars, 2024 only:", lazy.filter(pl.col("year") == 2024).collect().height, "rows")
+    if local is not None:
+        try:
+            con = local.duckdb_connection()
+            sql = f"SELECT year, sum(amount) FROM '{uri}**/*.parquet' GROUP BY year ORDER BY year"
+            print("DuckDB:", con.sql(sql).fetchall())
+        except RuntimeError as exc:  # httpfs is not installed here
+            print(exc)
 """),
     STOP_MD,
     code(STOP),
