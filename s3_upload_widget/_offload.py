@@ -37,6 +37,8 @@ class Offloader:
 
     ``plan(msg) -> Lookups`` is called with ``lock`` held and ``Lookups.run`` without
     it; ``answer(msg, found)`` handles a message and sends its reply (taking the lock).
+    While ``inline()`` is true every message is answered at once, on the caller's thread:
+    marimo delivers what a widget sends only from the thread that handles its messages.
     """
 
     def __init__(
@@ -46,8 +48,10 @@ class Offloader:
         plan: Callable[[Any], Lookups],
         answer: Callable[[Any, Found], None],
         lock: Any,
+        inline: Callable[[], bool] = lambda: False,
     ) -> None:
         self.kinds = kinds
+        self._inline = inline
         self._plan = plan
         self._answer = answer
         self._lock = lock
@@ -58,7 +62,7 @@ class Offloader:
 
     def route(self, msg: object) -> None:
         """Queue ``msg`` for a worker if it is of `kinds`, else answer it now."""
-        if isinstance(msg, dict) and msg.get("kind") in self.kinds:
+        if isinstance(msg, dict) and msg.get("kind") in self.kinds and not self._inline():
             self.submit(msg)
         else:
             self._answer(msg, NOTHING_FOUND)

@@ -11,6 +11,7 @@ import warnings
 import weakref
 from collections.abc import Callable
 from dataclasses import fields
+from functools import partial
 from typing import Any
 
 import anywidget
@@ -33,6 +34,7 @@ from ._options import (
 from ._pausing import PAUSABLE
 from ._policy import UploadPolicy
 from ._session import UploadSession
+from ._wait import in_marimo
 
 log = logging.getLogger(__name__)
 
@@ -117,15 +119,12 @@ class S3UploadWidget(anywidget.AnyWidget):
         (), help="More URLs of the same S3: requests go to each name in turn (6 per name)."
     )
 
-    _widget_id = t.Unicode(help="Links a widget's views to its controller in the browser.").tag(
-        sync=True
-    )
+    _widget_id = t.Unicode(help="Links a widget's views to its page controller.").tag(sync=True)
 
     key = t.Unicode("", help="Key of the most recently completed upload ('' before any).").tag(
         sync=True
     )
-    # Not synced: a batch of 5,000 files would re-send them whole on every change. The
-    # page gets `_protocol.RECORDS` patches instead, and a saved notebook stays small.
+    # Not synced (5,000 records re-sent on every change): the page gets RECORDS patches.
     uploaded_keys = t.List(help="Every completed key (str), in completion order.")
     uploads = t.List(
         help="One record (dict) per file: id, name, relative_path, batch, size, status, "
@@ -200,8 +199,8 @@ class S3UploadWidget(anywidget.AnyWidget):
             on_delta=lambda command: self.send(command),
             cors_checker=self._check_cors,
         )
-        plan = self._session.plan_lookups
-        self._offload = Offloader(plan=plan, answer=self._answer, lock=self._lock)
+        plan, inline = self._session.plan_lookups, partial(in_marimo, self)  # see _offload
+        self._offload = Offloader(plan=plan, answer=self._answer, lock=self._lock, inline=inline)
         self.on_msg(self._on_custom_msg)
         _LIVE_WIDGETS.add(self)
 

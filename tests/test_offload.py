@@ -135,3 +135,18 @@ def test_lookups_for_another_bucket_are_not_merged_or_used():
     assert a.merge(b) is a and Lookups().merge(b) is b and a.merge(Lookups()) is a
     assert not Lookups(bucket="one", presence={"k"})  # no signer: nothing to run
     assert Lookups().run() is NOTHING_FOUND
+
+
+def test_where_only_the_message_thread_may_send_every_message_is_answered_inline():
+    # marimo: what a widget sends from another thread never reaches the page.
+    threads = []
+
+    def answer(msg, found):
+        threads.append(threading.current_thread())
+
+    offloader = Offloader(
+        plan=lambda m: Lookups(), answer=answer, lock=threading.RLock(), inline=lambda: True
+    )
+    offloader.route(msg(P.SIGN_FILES, "s1"))
+    offloader.route(msg(P.COMPLETE_FILES, "c1"))
+    assert threads == [threading.current_thread()] * 2
