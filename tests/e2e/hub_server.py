@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .jupyter_server import JupyterServer
-from .support import E2ETimeout, free_port, wait_until, write_json
+from .support import free_port, wait_until, write_json
 
 PROXY_DIR = Path(__file__).resolve().parents[1] / "hub"
 PROXY_BIN = PROXY_DIR / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -52,6 +52,8 @@ class JupyterHubServer(JupyterServer):
     `notebook_url` is under the user's prefix, `api` calls the user's server with a
     service token. Log in through the hub's form first (`login`), in the same page.
     """
+
+    status_path = "hub/api/"  # through the proxy: the proxy and the hub both answer
 
     def __init__(self, *, env: dict[str, str] | None = None, user: str = "alice", **kwargs):
         super().__init__("lab", env=env, **kwargs)
@@ -138,23 +140,6 @@ class JupyterHubServer(JupyterServer):
         config = self.hub_state / "jupyterhub_config.py"
         config.write_text(self._config())
         return [self.python, "-m", "jupyterhub", "-f", str(config)]
-
-    def _wait_ready(self) -> None:
-        def ready() -> bool:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise E2ETimeout(f"jupyterhub exited with code {self.proc.returncode}")
-            try:  # through the proxy: both the hub and the proxy answer
-                with urllib.request.urlopen(self.url_for("hub/api/"), timeout=2) as r:
-                    return r.status == 200
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                return False
-
-        wait_until(
-            ready,
-            timeout=self.startup_timeout,
-            message=f"GET {self.origin}/hub/api/ to answer 200",
-            interval=0.2,
-        )
 
     def api(self, path: str, method: str = "GET", body: dict | None = None) -> Any:
         """Call the user's server's REST API (``api("api/sessions")``) or the hub's

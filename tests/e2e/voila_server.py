@@ -9,12 +9,9 @@ whole notebook in a new kernel each time its page loads; the page's origin is
 from __future__ import annotations
 
 import shutil
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from .jupyter_server import JupyterServer
-from .support import E2ETimeout, wait_until
 
 
 class VoilaServer(JupyterServer):
@@ -22,6 +19,8 @@ class VoilaServer(JupyterServer):
     (`dashboard_url` of one is its page).
 
     ``env``: the kernel's environment (Voilà's kernels inherit the server's)."""
+
+    status_path = ""  # the tree of notebooks: no notebook runs for it
 
     def __init__(self, notebooks: list[str | Path], *, env: dict[str, str] | None = None, **kwargs):
         super().__init__("lab", env=env, **kwargs)
@@ -49,24 +48,3 @@ class VoilaServer(JupyterServer):
             str(self.root_dir),
             *self.extra_args,
         ]
-
-    def _wait_ready(self) -> None:
-        def ready() -> bool:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise E2ETimeout(f"voila exited with code {self.proc.returncode}")
-            # Any answer will do (its 404 for a missing file): the page itself would run
-            # the notebook in a kernel.
-            try:
-                with urllib.request.urlopen(self.url_for("voila/ready-probe"), timeout=2):
-                    return True
-            except urllib.error.HTTPError:
-                return True
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                return False
-
-        wait_until(
-            ready,
-            timeout=self.startup_timeout,
-            message=f"Voila at {self.origin} to answer HTTP requests",
-            interval=0.2,
-        )
