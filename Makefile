@@ -36,6 +36,12 @@ $(S3RVER_STAMP): tests/s3rver/package.json tests/s3rver/package-lock.json
 	cd tests/s3rver && npm ci --no-audit --no-fund
 	touch $@
 
+# JupyterHub's proxy for the JupyterHub browser test (tests/e2e/test_jupyterhub.py).
+HUB_STAMP := tests/hub/node_modules/.installed
+$(HUB_STAMP): tests/hub/package.json tests/hub/package-lock.json
+	cd tests/hub && npm ci --no-audit --no-fund
+	touch $@
+
 # The checksum-verifying S3 server of the tests (ministack), in a venv of its own: it pins
 # its own botocore. The stamp holds the requirements' digest (tests/e2e/checksum_server.py
 # reinstalls when it differs).
@@ -68,7 +74,7 @@ typecheck: $(JS_STAMP)
 test-js: $(JS_STAMP)
 	cd js && npm test
 
-test-py: install $(BUNDLE) $(S3RVER_STAMP) $(MINISTACK_STAMP)
+test-py: install $(BUNDLE) $(S3RVER_STAMP) $(MINISTACK_STAMP) $(HUB_STAMP)
 	$(PY) -m pytest -m "not slow_link" $(PYTEST_ARGS)
 
 bench: install chromium
@@ -77,4 +83,4 @@ bench: install chromium
 	$(PY) -m benchmarks.link
 
 clean:
-	rm -rf $(VENV) js/node_modules tests/s3rver/node_modules tests/ministack/.venv s3_upload_widget/static .pytest_cache
+	rm -rf $(VENV) js/node_modules tests/s3rver/node_modules tests/hub/node_modules tests/ministack/.venv s3_upload_widget/static .pytest_cache

@@ -1,6 +1,6 @@
-"""The bucket CORS rule the widget needs and the origins it names: add the rule
-(`configure_cors`), explain what is missing (`check_cors`, the pure `cors_problems`), and
-tell a real page origin from whatever a page claims (`page_origin`).
+"""The bucket CORS rule the widget needs: add the rule (`configure_cors`) and explain what
+is missing (`check_cors`, the pure `cors_problems`). What an origin is, and which one a
+page may state (`validate_origin`, `page_origin`), is `_origins`' (re-exported here).
 
 The browser PUTs bytes straight to S3, so S3 must answer the browser's CORS checks for the
 notebook's origin (for example ``http://localhost:8888``): allow ``PUT`` from that origin,
@@ -8,7 +8,9 @@ allow the request headers the widget sends (``Content-Type``, ``If-None-Match``)
 expose ``ETag`` (the browser must read each part's ETag to complete a multipart upload).
 The rule `configure_cors` writes allows that and no more. The page names its own origin,
 and a tampered page can name ``*``: only `page_origin`'s ``http(s)://host[:port]`` is
-ever advised or written for a page; wildcards come only from the user's own call.
+ever advised or written for a page (for a VS Code or Colab view, whose origin changes
+with each view, its host's fixed pattern is advised: `_origins`); wildcards are written
+only on the user's own call.
 
 Matching follows S3's rules (https://docs.aws.amazon.com/AmazonS3/latest/userguide/cors.html):
 an ``AllowedOrigin`` is either exact or holds one ``*`` that matches any characters, and
@@ -19,13 +21,12 @@ preflight, every requested header).
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ._errors import UploadError, explain_client_error
+from ._origins import allowed_origin_for, host_note, page_origin, validate_origin
 
 # ._client (boto3) is imported only where S3 is called: the session needs page_origin.
 
@@ -58,18 +59,6 @@ encryption, tagging, storage class, metadata and checksum headers)."""
 RULE_EXPOSE = ("ETag",)
 RULE_MAX_AGE = 3000
 
-_ORIGIN_RE = re.compile(
-    r"""(?P<scheme>[a-z][a-z0-9+.\-]*)://
-        (?P<host>\[[0-9a-f:.]+\]                # [IPv6]
-          |[a-z0-9\-._~%!$&'()+,;=]+)          # host name or IPv4
-        (?::(?P<port>[0-9]{1,5}))?
-    """,
-    re.VERBOSE,
-)
-MAX_ORIGIN_CHARS = 255  # the longest origin page_origin takes (a host: 253 at most)
-_PAGE_SCHEMES = {"http": "80", "https": "443"}  # scheme: its default port
-_HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
-
 _NO_CORS_CODES = {"NoSuchCORSConfiguration"}
 _DENIED_CODES = {"AccessDenied", "AllAccessDisabled", "AccessDeniedException"}
 
@@ -81,103 +70,8 @@ def _q(text: str) -> str:
 
 
 def _fix(bucket: str, origin: str) -> str:
-    return f"configure_cors({_q(bucket)}, [{_q(origin)}])"
-
-
-def validate_origin(origin: object, *, allow_wildcard: bool = True) -> str:
-    """Return `origin` if it can name a browser origin in an S3 CORS rule; else ValueError.
-
-    Valid: ``scheme://host`` or ``scheme://host:port`` (what browsers send in ``Origin``:
-    lower case, no path, no trailing slash), ``*``, or such an origin with one ``*`` in it
-    (``http://localhost:*``, ``https://*.example.com``) when `allow_wildcard`.
-    """
-    if not isinstance(origin, str):
-        raise ValueError(f"an origin must be a string like 'http://localhost:8888', got {origin!r}")
-    if not origin or not origin.strip():
-        raise ValueError("an origin must not be empty: use e.g. 'http://localhost:8888'")
-    if origin != origin.strip() or any(c.isspace() for c in origin):
-        raise ValueError(f"origin {origin!r} contains spaces")
-    stars = origin.count("*")
-    if stars and not allow_wildcard:
-        raise ValueError(
-            f"origin {origin!r} is a pattern; give the page's exact origin, "
-            "e.g. 'http://localhost:8888'"
-        )
-    if stars > 1:
-        raise ValueError(
-            f"origin {origin!r} has {stars} '*': S3 allows at most one wildcard per origin"
-        )
-    if origin == "*":
-        return origin
-    if origin != origin.lower():
-        raise ValueError(
-            f"origin {origin!r} has capitals: browsers send origins in lower case and S3 "
-            f"compares them case-sensitively, so use {origin.lower()!r}"
-        )
-    # A '*' stands for any text: the origin is valid if some text in its place is.
-    candidates = [origin.replace("*", x) for x in ("a", "1")] if stars else [origin]
-    if any(_ORIGIN_RE.fullmatch(c) for c in candidates):
-        return origin
-    if "://" not in origin:
-        raise ValueError(
-            f"origin {origin!r} has no scheme: write it as the browser sends it, "
-            f"e.g. 'http://{origin}'"
-        )
-    scheme, _, rest = origin.partition("://")
-    if "/" in rest or "?" in rest or "#" in rest:
-        host = re.split(r"[/?#]", rest, maxsplit=1)[0]
-        raise ValueError(
-            f"origin {origin!r} has a path: an origin is only scheme://host[:port], "
-            f"so use {scheme + '://' + host!r}"
-        )
-    raise ValueError(
-        f"origin {origin!r} is not of the form scheme://host[:port] "
-        "(e.g. 'http://localhost:8888', 'https://*.example.com' or '*')"
-    )
-
-
-def _is_page_host(host: str) -> bool:
-    """A host as a browser writes it in an origin: a DNS name, a dotted IPv4 or [IPv6]."""
-    if host.startswith("["):
-        try:
-            return ipaddress.ip_address(host[1:-1]).version == 6
-        except ValueError:
-            return False
-    labels = host.split(".")
-    if labels[-1].isdigit():  # browsers read such a host as IPv4 and write it dotted
-        try:
-            return str(ipaddress.IPv4Address(host)) == host
-        except ValueError:
-            return False
-    return len(host) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
-
-
-def page_origin(value: object) -> str:
-    """`value` if a browser can have sent it as its page's origin, else ``""``; never raises.
-
-    Valid: exactly ``scheme://host[:port]`` as browsers write it: ``http`` or ``https``;
-    a DNS name (letters, digits, ``-``, ``_``; punycode), a dotted IPv4 or an ``[IPv6]``;
-    a port of 1 to 65535, no leading zero, not the scheme's default; lower case; at most
-    255 characters. Not: ``*`` or any pattern, ``null``, a path, query, fragment or user
-    info, another scheme (``javascript:``, ``vscode-webview:``), whitespace, controls,
-    lone surrogates, capitals, a non-str. The session keeps the ``hello`` origin only
-    through this, so no advice and no ``w.configure_cors()`` writes one a page made up.
-    """
-    if not isinstance(value, str) or not 0 < len(value) <= MAX_ORIGIN_CHARS:
-        return ""
-    try:
-        validate_origin(value, allow_wildcard=False)
-    except ValueError:
-        return ""
-    match = _ORIGIN_RE.fullmatch(value)
-    if match is None or match["scheme"] not in _PAGE_SCHEMES:
-        return ""
-    port = match["port"]
-    if port is not None and (
-        port.startswith("0") or int(port) > 65535 or port == _PAGE_SCHEMES[match["scheme"]]
-    ):
-        return ""
-    return value if _is_page_host(match["host"]) else ""
+    # A host view's origin changes with each view: the fix names its host's pattern.
+    return f"configure_cors({_q(bucket)}, [{_q(allowed_origin_for(origin))}])"
 
 
 def _origins_list(origins: str | Iterable[str]) -> list[str]:
@@ -249,7 +143,7 @@ def cors_problems(
     if not rules:
         return [
             f"Bucket {_q(bucket)} has no CORS configuration, so the browser at {origin} "
-            f"may not upload to it. Fix: {fix}"
+            f"may not upload to it.{host_note(origin)} Fix: {fix}"
         ]
 
     origin_rules = [
@@ -271,7 +165,7 @@ def cors_problems(
         )
         return [
             f"No CORS rule of bucket {_q(bucket)} allows the origin {origin} "
-            f"(the rules allow: {listed}{why}). Fix: {fix}"
+            f"(the rules allow: {listed}{why}).{host_note(origin)} Fix: {fix}"
         ]
 
     put_rules = [
@@ -378,7 +272,8 @@ def configure_cors(bucket: str, origins: str | Iterable[str], client=None) -> di
 
     `origins`: one origin or a list, each ``scheme://host[:port]`` as the browser sends it
     (the notebook page's origin, e.g. ``http://localhost:8888``), or a pattern with one
-    ``*`` (``http://localhost:*``), or ``*``. Raises ValueError for anything else.
+    ``*`` (``http://localhost:*``, or a host's such as ``vscode-webview://*``: see
+    `_origins.HOSTS`), or ``*``. Raises ValueError for anything else.
     Patterns are yours to choose: the widget never writes one on a page's word (see
     `page_origin`).
 
@@ -442,8 +337,8 @@ def check_cors(
             return [
                 f"Could not read the CORS configuration of bucket {_q(bucket)} (access denied: "
                 f"it needs s3:GetBucketCORS), so check by hand that a rule allows origin "
-                f"{origin}, method PUT, the request headers {', '.join(request_headers)} "
-                "and ExposeHeaders ['ETag'], "
+                f"{allowed_origin_for(origin)}, method PUT, the request headers "
+                f"{', '.join(request_headers)} and ExposeHeaders ['ETag'], "
                 f"or have someone allowed to run {_fix(bucket, origin)}"
             ]
         raise explain_client_error(exc, bucket=bucket, action="s3:GetBucketCORS") from exc

@@ -347,14 +347,16 @@ def explain_browser_failure(
     CORS; ``[]`` means it checked and found nothing wrong, ``None`` that it did not check.
     ``key`` and ``filename`` (optional) make the message name what was being uploaded.
     ``origin`` is what the page said it is: the words name it and advise it only when it
-    is a real page origin (`_cors.page_origin`), else they ask for the notebook's address.
+    is a real page origin (`_origins.page_origin`; for a VS Code or Colab view, its host's
+    pattern), else they ask for the notebook's address.
     """
-    from ._cors import page_origin  # the one origin rule (_cors imports this module)
+    from ._origins import allowed_origin_for, host_note, page_origin
 
     origin = page_origin(origin)  # the page may have sent anything: advise a real one only
     where = f" (part {part_number})" if part_number is not None else ""
     subject = f'"{filename}"' if filename else (_s3_url(bucket, key) if bucket else "the file")
-    fix = _configure_cors_call(bucket, origin)
+    allow, note = allowed_origin_for(origin), host_note(origin)  # VS Code, Colab: a pattern
+    fix = _configure_cors_call(bucket, allow)
     if reason == "network":
         origin_text = origin or "(unknown)"
         if cors_problems:
@@ -379,11 +381,11 @@ def explain_browser_failure(
                 f"likely the bucket's CORS does not allow this notebook's origin {origin_text}."
             )
         own = "w.configure_cors() on this widget (its client, this page's origin)"
-        if not origin:
-            own = f'w.configure_cors(["{_ADDRESS}"]) on this widget (its client)'
+        if not origin or allow != origin:
+            own = f'w.configure_cors(["{allow or _ADDRESS}"]) on this widget (its client)'
         return UploadError(
             "cors",
-            message,
+            message + ("" if note in message else note),
             f"Allow it once, from Python: {own}, or: from s3_upload_widget import "
             f"configure_cors; {fix}. If CORS is already right, check the browser's network "
             "connection to S3.",

@@ -256,6 +256,7 @@ class S3UploadWidget(anywidget.AnyWidget):
         showing the widget is used, so display the widget first.
         """
         from ._cors import configure_cors
+        from ._origins import exact_page_origin
 
         if origins is None:
             if not self._session.origin:
@@ -265,7 +266,7 @@ class S3UploadWidget(anywidget.AnyWidget):
                     '(http(s)://host[:port]): pass origins=["http://localhost:8888"] '
                     "(the address your notebook runs at)."
                 )
-            origins = [self._session.origin]
+            origins = [exact_page_origin(self._session.origin)]  # VS Code, Colab: raises
         return configure_cors(self.bucket, origins, client=self._s3_client())
 
     def cancel(self, upload_id: str | None = None) -> list[str]:

@@ -700,12 +700,53 @@ if uri:
     code(STOP),
 ]
 
+# --- a Voila dashboard ------------------------------------------------------------------
+
+DASHBOARD = [
+    md("""
+# Upload to S3: a dashboard
+
+Serve this notebook as a page with no code: `voila notebooks/dashboard.ipynb`. Voilà runs
+every cell when the page loads, **before** anyone can pick a file, so nothing here waits
+in a cell (`w.wait()` would hold the page back and then fail: no browser shows the widget
+yet). Instead, `on_upload` updates the list below each time a file arrives.
+
+With `S3_UPLOAD_BUCKET` set (and AWS credentials in the kernel's environment) the files go
+to that bucket, whose CORS must allow the dashboard's origin (e.g. `http://localhost:8866`);
+otherwise to a local S3 server on 127.0.0.1 that lives as long as the page's kernel.
+"""),
+    code(SETUP),
+    code("""
+import html
+
+import ipywidgets as widgets
+
+w = S3UploadWidget(bucket=bucket, prefix="dashboard/", client=client)
+received = widgets.HTML("<p>No file yet: pick or drop files above.</p>")
+
+
+@w.on_upload
+def show_received(record):
+    # Runs in the kernel after each file; the page shows the new value at once.
+    items = "".join(
+        f"<li><code>{html.escape(r['key'])}</code> ({r['size']:,} bytes)</li>"
+        for r in w.uploads
+        if r["status"] == "done"
+    )
+    received.value = f"<p>In S3 now:</p><ul class='received'>{items}</ul>"
+
+
+widgets.VBox([w, received])
+"""),
+]
+
 NOTEBOOKS = {
     "quickstart.ipynb": QUICKSTART,
     "read_back_with_pandas.ipynb": READ_BACK,
     "large_datasets.ipynb": LARGE,
     "setup_your_bucket.ipynb": SETUP_BUCKET,
     "upload_a_folder.ipynb": FOLDER,
+    "dashboard.ipynb": DASHBOARD,
 }
 
 if __name__ == "__main__":

@@ -204,12 +204,15 @@ class JupyterServer:
             + self.log_tail()
         )
 
+    status_path = "api/status"
+    """A path that answers 200 once the server is up (a subclass may name its own)."""
+
     def _wait_ready(self) -> None:
-        status_url = self.url_for("api/status")
+        status_url = self.url_for(self.status_path)
 
         def ready() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
-                raise E2ETimeout(f"jupyter exited with code {self.proc.returncode}")
+                raise E2ETimeout(f"{self._cmd()[2]} exited with code {self.proc.returncode}")
             try:
                 with urllib.request.urlopen(status_url, timeout=2) as r:
                     return r.status == 200
@@ -219,7 +222,7 @@ class JupyterServer:
         wait_until(
             ready,
             timeout=self.startup_timeout,
-            message=f"GET {self.origin}/api/status to answer 200",
+            message=f"GET {self.origin}/{self.status_path} to answer 200",
             interval=0.1,
         )
 
