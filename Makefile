@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.installed
 JS_STAMP := js/node_modules/.installed
 S3RVER_STAMP := tests/s3rver/node_modules/.installed
+AXE_STAMP := tests/axe/node_modules/.installed
 BUNDLE := s3_upload_widget/static/widget.js
 JS_SOURCES := $(wildcard js/src/*.js js/src/*.css)
 PYTEST_ARGS ?=
@@ -34,6 +35,11 @@ $(JS_STAMP): js/package.json js/package-lock.json
 # The SigV4-verifying S3 server of the security tests.
 $(S3RVER_STAMP): tests/s3rver/package.json tests/s3rver/package-lock.json
 	cd tests/s3rver && npm ci --no-audit --no-fund
+	touch $@
+
+# axe-core, the accessibility checker the browser tests inject into their pages.
+$(AXE_STAMP): tests/axe/package.json tests/axe/package-lock.json
+	cd tests/axe && npm ci --no-audit --no-fund
 	touch $@
 
 # The checksum-verifying S3 server of the tests (ministack), in a venv of its own: it pins
@@ -68,7 +74,7 @@ typecheck: $(JS_STAMP)
 test-js: $(JS_STAMP)
 	cd js && npm test
 
-test-py: install $(BUNDLE) $(S3RVER_STAMP) $(MINISTACK_STAMP)
+test-py: install $(BUNDLE) $(S3RVER_STAMP) $(AXE_STAMP) $(MINISTACK_STAMP)
 	$(PY) -m pytest -m "not slow_link" $(PYTEST_ARGS)
 
 bench: install chromium
@@ -77,4 +83,4 @@ bench: install chromium
 	$(PY) -m benchmarks.link
 
 clean:
-	rm -rf $(VENV) js/node_modules tests/s3rver/node_modules tests/ministack/.venv s3_upload_widget/static .pytest_cache
+	rm -rf $(VENV) js/node_modules tests/s3rver/node_modules tests/axe/node_modules tests/ministack/.venv s3_upload_widget/static .pytest_cache
