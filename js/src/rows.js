@@ -37,6 +37,8 @@ const STATUS_TEXT = {
 export const WAITING_FOR_NETWORK = "waiting for the network";
 /** An upload the kernel kept whose page went away (a reload): the same file resumes it (resume.js). */
 export const INTERRUPTED = "interrupted — pick the same file to resume";
+/** Two heavy bars: U+23F8 (⏸) is missing from common Linux fonts and drew as a box. */
+const PAUSE_GLYPH = "\u275a\u275a";
 const IN_PROGRESS = new Set(["uploading", "completing"]);
 const MOVING = "uploading";
 const PROBLEMS = new Set(["error", "unverified"]);
@@ -357,7 +359,7 @@ function drawRow(parts, record, live, status) {
   if (parts.pause.title !== label) {
     parts.pause.title = label;
     parts.pause.setAttribute("aria-label", `${label}: ${shown}`);
-    parts.pause.textContent = status === "paused" ? "▶" : "⏸";
+    parts.pause.textContent = status === "paused" ? "▶" : PAUSE_GLYPH;
   }
   setText(parts.error, error);
   if (parts.error.hidden !== !error) parts.error.hidden = !error;

@@ -28,6 +28,10 @@ const PROGRESS_REDRAW_MS = 250;
  */
 export function createView(el, model, hooks) {
   const root = h("div", "s3uw");
+  // JupyterLab binds Enter (and other keys) in a notebook's command mode: without this a
+  // focused button of the widget would never see the Enter that should press it (Lumino
+  // stops matching key bindings at this attribute).
+  root.setAttribute("data-lm-suppress-shortcuts", "true");
   const dropzone = h("div", "s3uw-dropzone");
   // A named group: a screen reader says what the buttons inside are for.
   dropzone.setAttribute("role", "group");

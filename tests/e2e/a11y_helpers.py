@@ -119,6 +119,7 @@ CONTRAST_PROBE = """(root) => {
     status_cancelled: ".s3uw-row[data-status=cancelled] .s3uw-status",
     status_unverified: ".s3uw-row[data-status=unverified] .s3uw-status",
     status_uploading: ".s3uw-row[data-status=uploading] .s3uw-status",
+    status_completing: ".s3uw-row[data-status=completing] .s3uw-status",
     error: ".s3uw-row .s3uw-error:not([hidden])", cancel: ".s3uw-row .s3uw-cancel:not([hidden])",
     pause_all: ".s3uw-pause-all:not([hidden])",
   };

@@ -4,8 +4,9 @@ widget.css) the way its host would (in the document, or in a shadow root as mari
 under that host's CSS variables, attributes and color-scheme.
 
 The widget talks to a minimal anywidget-like model that only lets it render: it answers
-the widget's "hello" with a few records (done, failed, cancelled, interrupted) so that
-rows show. Nothing is uploaded through it; the upload tests use a real kernel and S3.
+the widget's "hello" with a few records (done, finishing, failed, cancelled) so that
+rows show (the kernel's records carry statuses; "completing" draws without an upload
+under way in this page). Nothing is uploaded through it; the upload tests use a real kernel and S3.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ HOSTS = [
 RECORDS = [
     {"id": "r1", "name": "measurements.parquet", "size": 48_213_004, "loaded": 48_213_004,
      "status": "done", "key": "uploads/measurements.parquet"},
-    {"id": "r2", "name": "raw-2026-11.csv", "size": 912_000_000, "loaded": 301_000_000,
-     "status": "uploading", "key": "uploads/raw-2026-11.csv"},
+    {"id": "r2", "name": "raw-2026-11.csv", "size": 912_000_000, "loaded": 912_000_000,
+     "status": "completing", "key": "uploads/raw-2026-11.csv"},
     {"id": "r3", "name": "notes.exe", "size": 1_204, "loaded": 0, "status": "error",
      "error": "Refused: .exe files are not accepted here (accept='.csv,.parquet').", "key": ""},
     {"id": "r4", "name": "scratch.txt", "size": 2_048, "loaded": 512, "status": "cancelled",

@@ -240,6 +240,12 @@ def names(paths: Sequence[Path]) -> list[str]:
 _STYLE_PROBE = """(root) => {
   const parse = (c) => {
     const m = /rgba?\\(([^)]+)\\)/.exec(c || "");
+    // color-mix() computes to color(srgb r g b / a), channels 0..1
+    const s = /color\\(srgb ([^)]+)\\)/.exec(c || "");
+    if (s) {
+      const [r, g, b, a = 1] = s[1].split(/[ \\/]+/).filter(Boolean).map(Number);
+      return {r: Math.round(r * 255), g: Math.round(g * 255), b: Math.round(b * 255), a};
+    }
     if (!m) return null;
     const [r, g, b, a = 1] = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
     return {r, g, b, a};
