@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .widget_helpers import COLOUR_JS
+
 AXE_JS = Path(__file__).resolve().parents[1] / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 # axe's words for a violation that keeps people from using the page.
 BLOCKING = ("serious", "critical")
@@ -55,19 +57,17 @@ def assert_no_blocking_violations(page, selector: str, what: str) -> list[dict]:
 # Colours as drawn: each element's colour over the backgrounds behind it, up through
 # shadow hosts to the page's canvas (the root's or body's background, else the system
 # Canvas colour of the root's color-scheme), and WCAG contrast ratios.
-CONTRAST_PROBE = """(root) => {
+CONTRAST_PROBE = (
+    """(root) => {
+  const colours = (() => {"""
+    + COLOUR_JS
+    + """    return {parse, lum, ratio};
+  })();
+  const {lum, ratio} = colours;
   const parse = (c) => {
-    let m = /^rgba?\\(([^)]+)\\)/.exec(c || "");
-    if (m) {
-      const [r, g, b, a = 1] = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
-      return {r, g, b, a};
-    }
-    m = /^color\\(srgb ([^)]+)\\)/.exec(c || "");  // what color-mix() computes to
-    if (m) {
-      const [r, g, b, a = 1] = m[1].split(/[ \\/]+/).filter(Boolean).map(Number);
-      return {r: r * 255, g: g * 255, b: b * 255, a};
-    }
-    throw new Error("colour not understood: " + c);
+    const v = colours.parse(c);
+    if (!v) throw new Error("colour not understood: " + c);
+    return v;
   };
   const over = (c, bg) => ({
     r: c.r * c.a + bg.r * (1 - c.a), g: c.g * c.a + bg.g * (1 - c.a),
@@ -99,14 +99,6 @@ CONTRAST_PROBE = """(root) => {
     return bg;
   };
   const fill = (el) => over(parse(getComputedStyle(el).backgroundColor), behind(el));
-  const lum = ({r, g, b}) => {
-    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
-    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
-  };
-  const ratio = (x, y) => {
-    const [hi, lo] = [lum(x), lum(y)].sort((p, q) => q - p);
-    return Math.round(((hi + 0.05) / (lo + 0.05)) * 100) / 100;
-  };
   const hex = (c) =>
     "#" + [c.r, c.g, c.b].map((v) => Math.round(v).toString(16).padStart(2, "0")).join("");
   const text = {}, ui = {};
@@ -167,6 +159,7 @@ CONTRAST_PROBE = """(root) => {
   }
   return {text, ui};
 }"""
+)
 
 
 def contrast(widget) -> dict:
