@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.installed
 JS_STAMP := js/node_modules/.installed
 S3RVER_STAMP := tests/s3rver/node_modules/.installed
+AXE_STAMP := tests/axe/node_modules/.installed
 BUNDLE := s3_upload_widget/static/widget.js
 JS_SOURCES := $(wildcard js/src/*.js js/src/*.css)
 PYTEST_ARGS ?=
@@ -42,6 +43,11 @@ $(HUB_STAMP): tests/hub/package.json tests/hub/package-lock.json
 	cd tests/hub && npm ci --no-audit --no-fund
 	touch $@
 
+# axe-core, the accessibility checker the browser tests inject into their pages.
+$(AXE_STAMP): tests/axe/package.json tests/axe/package-lock.json
+	cd tests/axe && npm ci --no-audit --no-fund
+	touch $@
+
 # The checksum-verifying S3 server of the tests (ministack), in a venv of its own: it pins
 # its own botocore. The stamp holds the requirements' digest (tests/e2e/checksum_server.py
 # reinstalls when it differs).
@@ -74,7 +80,7 @@ typecheck: $(JS_STAMP)
 test-js: $(JS_STAMP)
 	cd js && npm test
 
-test-py: install $(BUNDLE) $(S3RVER_STAMP) $(MINISTACK_STAMP) $(HUB_STAMP)
+test-py: install $(BUNDLE) $(S3RVER_STAMP) $(AXE_STAMP) $(MINISTACK_STAMP) $(HUB_STAMP)
 	$(PY) -m pytest -m "not slow_link" $(PYTEST_ARGS)
 
 bench: install chromium
@@ -83,4 +89,4 @@ bench: install chromium
 	$(PY) -m benchmarks.link
 
 clean:
-	rm -rf $(VENV) js/node_modules tests/s3rver/node_modules tests/hub/node_modules tests/ministack/.venv s3_upload_widget/static .pytest_cache
+	rm -rf $(VENV) js/node_modules tests/s3rver/node_modules tests/hub/node_modules tests/axe/node_modules tests/ministack/.venv s3_upload_widget/static .pytest_cache

@@ -37,6 +37,8 @@ const STATUS_TEXT = {
 export const WAITING_FOR_NETWORK = "waiting for the network";
 /** An upload the kernel kept whose page went away (a reload): the same file resumes it (resume.js). */
 export const INTERRUPTED = "interrupted — pick the same file to resume";
+/** Two heavy bars: U+23F8 (⏸) is missing from common Linux fonts and drew as a box. */
+const PAUSE_GLYPH = "\u275a\u275a";
 const IN_PROGRESS = new Set(["uploading", "completing"]);
 const MOVING = "uploading";
 const PROBLEMS = new Set(["error", "unverified"]);
@@ -88,6 +90,8 @@ export function shownStatus(record, live) {
  * @property {(id: string) => void} onCancel
  * @property {(id: string) => void} onPause    pauses the file, or resumes it when paused
  * @property {HTMLButtonElement} pauseAll      "Pause all" / "Resume all", drawn with the batch line
+ * @property {(id: string, record: ViewRecord, status: string, live: FileState | undefined) => void} [onStatus]
+ *   every status drawn, row or not (the view's announcements)
  * @property {() => number} [now]      (performance.now)
  * @property {number} [rowDelayMs]     (IN_PROGRESS_ROW_DELAY_MS)
  */
@@ -174,6 +178,7 @@ export class RowList {
     const live = this.o.engineState(id);
     const status = shownStatus(record, live);
     this.drawn.set(id, status);
+    this.o.onStatus?.(id, record, status, live);
     const container = this._containerFor(id, status);
     let row = this.rows.get(id);
     if (row && row.container !== container) {
@@ -298,7 +303,6 @@ function createRow(id, container, { onCancel, onPause }) {
   const cancel = /** @type {HTMLButtonElement} */ (h("button", "s3uw-cancel", "✕"));
   cancel.type = "button";
   cancel.title = "Cancel this upload";
-  cancel.setAttribute("aria-label", "Cancel this upload");
   cancel.addEventListener("click", () => onCancel(id));
   const pause = /** @type {HTMLButtonElement} */ (h("button", "s3uw-pause"));
   pause.type = "button";
@@ -321,7 +325,14 @@ function drawRow(parts, record, live, status) {
   const error = record.error || (live?.status === "error" ? live.error : "") || "";
   const p = status === "done" ? 100 : percent(loaded, record.size);
   if (parts.row.dataset.status !== status) parts.row.dataset.status = status;
-  setText(parts.name, visibleName(record.name));
+  const shown = visibleName(record.name);
+  if (parts.name.textContent !== shown) {
+    parts.name.textContent = shown;
+    // Every row has these controls: a screen reader tells them apart by the file's name.
+    parts.bar.setAttribute("aria-label", `Progress of ${shown}`);
+    parts.cancel.setAttribute("aria-label", `Cancel the upload of ${shown}`);
+    parts.pause.setAttribute("aria-label", `${parts.pause.title || "Pause this upload"}: ${shown}`);
+  }
   const title = record.key ? `s3://${record.bucket}/${record.key}` : visibleName(record.name);
   if (parts.name.title !== title) parts.name.title = title;
   setText(parts.size, formatBytes(record.size));
@@ -347,8 +358,8 @@ function drawRow(parts, record, live, status) {
   const label = status === "paused" ? "Resume this upload" : "Pause this upload";
   if (parts.pause.title !== label) {
     parts.pause.title = label;
-    parts.pause.setAttribute("aria-label", label);
-    parts.pause.textContent = status === "paused" ? "▶" : "⏸";
+    parts.pause.setAttribute("aria-label", `${label}: ${shown}`);
+    parts.pause.textContent = status === "paused" ? "▶" : PAUSE_GLYPH;
   }
   setText(parts.error, error);
   if (parts.error.hidden !== !error) parts.error.hidden = !error;

@@ -7,6 +7,7 @@
 import { formatBytes } from "./format.js";
 import { collectDropped, fromFileList } from "./folders.js";
 import { RowList, h } from "./rows.js";
+import { Announcer } from "./announce.js";
 
 const PROGRESS_REDRAW_MS = 250;
 
@@ -27,7 +28,13 @@ const PROGRESS_REDRAW_MS = 250;
  */
 export function createView(el, model, hooks) {
   const root = h("div", "s3uw");
+  // JupyterLab binds Enter (and other keys) in a notebook's command mode: without this a
+  // focused button of the widget would never see the Enter that should press it (Lumino
+  // stops matching key bindings at this attribute).
+  root.setAttribute("data-lm-suppress-shortcuts", "true");
   const dropzone = h("div", "s3uw-dropzone");
+  // A named group: a screen reader says what the buttons inside are for.
+  dropzone.setAttribute("role", "group");
   const input = /** @type {HTMLInputElement} */ (h("input", "s3uw-input"));
   input.type = "file";
   const button = /** @type {HTMLButtonElement} */ (h("button", "s3uw-button", "Choose files"));
@@ -54,13 +61,27 @@ export function createView(el, model, hooks) {
   const failed = h("div", "s3uw-failed");
   const moreFailed = h("div", "s3uw-more-failed");
   moreFailed.hidden = true;
-  root.append(dropzone, target, waiting, reading, notice, pauseAll, total, rows, failed, moreFailed);
+  // The one live region: files started, done, failed, cancelled, and the notices (not
+  // each percent: a screen reader would read nothing else).
+  const live = h("div", "s3uw-live");
+  live.setAttribute("role", "status");
+  live.setAttribute("aria-live", "polite");
+  const announcer = new Announcer();
+  root.append(dropzone, target, waiting, reading, notice, pauseAll, total, rows, failed, moreFailed, live);
   el.append(root);
 
   const list = new RowList({
     rows, failed, moreFailed, total, store: hooks.store, engineState: hooks.engineState, totals: hooks.totals,
     onCancel: hooks.onCancel, onPause: hooks.onPause, pauseAll,
+    onStatus: (id, record, status, state) =>
+      announcer.note(id, record.name, status, record.error || (state?.status === "error" ? state.error : "") || ""),
   });
+  /** @param {string} text said once, politely */
+  function announce(text) {
+    // The same words again are news again (a second file of the same name): clear first.
+    if (live.textContent === text) live.textContent = "";
+    if (text) live.textContent = text;
+  }
   let frame = 0;
   let timer = 0;
 
@@ -73,9 +94,9 @@ export function createView(el, model, hooks) {
     const limits = [];
     if (model.get("accept")) limits.push(model.get("accept"));
     if (model.get("max_size") != null) limits.push(`up to ${formatBytes(model.get("max_size"))}`);
-    target.textContent = `→ s3://${model.get("bucket")}/${model.get("prefix") || ""}${
-      limits.length ? `  (${limits.join(", ")})` : ""
-    }`;
+    const where = `s3://${model.get("bucket")}/${model.get("prefix") || ""}`;
+    target.textContent = `→ ${where}${limits.length ? `  (${limits.join(", ")})` : ""}`;
+    dropzone.setAttribute("aria-label", `Upload ${input.multiple ? "files or a folder" : "a file"} to ${where}`);
   }
 
   /** @param {{files: PickedFile[], problems: string[]}} picked the files, what was skipped */
@@ -129,7 +150,10 @@ export function createView(el, model, hooks) {
     frame = 0;
     clearTimeout(timer);
     timer = 0;
-    if (list.draw()) scheduleProgress(); // a file in progress waits for its row
+    const later = list.draw(); // a file in progress waits for its row
+    const text = announcer.flush();
+    if (text) announce(text);
+    if (later) scheduleProgress();
   }
 
   function schedule() {
@@ -143,9 +167,15 @@ export function createView(el, model, hooks) {
   }
 
   const unsubscribe = hooks.store.subscribe(({ changed, removed, reset }) => {
-    if (reset) list.rebuild();
+    if (reset) {
+      list.rebuild();
+      announcer.hush(); // the snapshot tells what already happened: not news
+    }
     for (const id of changed) list.mark(id);
-    for (const id of removed) list.mark(id);
+    for (const id of removed) {
+      list.mark(id);
+      announcer.forget(id);
+    }
     // Above ROW_LIMIT most changes only move the batch line's counts: a few redraws a
     // second say as much as sixty.
     if (reset || !list.collapsed) schedule();
@@ -171,6 +201,7 @@ export function createView(el, model, hooks) {
     },
     /** @param {string} text */
     setNotice(text) {
+      if (notice.textContent !== text && text) announce(text);
       notice.textContent = text;
       notice.hidden = !text;
     },

@@ -235,21 +235,20 @@ def names(paths: Sequence[Path]) -> list[str]:
     return [p.name for p in paths]
 
 
-# Colours of the widget's parts as the page renders them, and WCAG contrast ratios of
-# text against the background it is drawn on (the first opaque background up the tree).
-_STYLE_PROBE = """(root) => {
+# Colours as getComputedStyle gives them (rgb(), rgba(), and color(srgb r g b / a), which
+# color-mix() computes to) into {r, g, b, a} on 0..255 (null for anything else), and WCAG's
+# relative luminance and contrast ratio. The colour probes of the browser tests share it.
+COLOUR_JS = """
   const parse = (c) => {
-    const m = /rgba?\\(([^)]+)\\)/.exec(c || "");
-    if (!m) return null;
-    const [r, g, b, a = 1] = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
-    return {r, g, b, a};
-  };
-  const bgOf = (el) => {
-    for (let e = el; e; e = e.parentElement) {
-      const c = parse(getComputedStyle(e).backgroundColor);
-      if (c && c.a > 0.5) return c;
+    let m = /^rgba?\\(([^)]+)\\)/.exec(c || "");
+    if (m) {
+      const [r, g, b, a = 1] = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
+      return {r, g, b, a};
     }
-    return {r: 255, g: 255, b: 255, a: 1};
+    m = /^color\\(srgb ([^)]+)\\)/.exec(c || "");
+    if (!m) return null;
+    const [r, g, b, a = 1] = m[1].split(/[ \\/]+/).filter(Boolean).map(Number);
+    return {r: Math.round(r * 255), g: Math.round(g * 255), b: Math.round(b * 255), a};
   };
   const lum = ({r, g, b}) => {
     const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
@@ -258,6 +257,20 @@ _STYLE_PROBE = """(root) => {
   const ratio = (x, y) => {
     const [hi, lo] = [lum(x), lum(y)].sort((p, q) => q - p);
     return Math.round(((hi + 0.05) / (lo + 0.05)) * 100) / 100;
+  };
+"""
+
+# Colours of the widget's parts as the page renders them, and WCAG contrast ratios of
+# text against the background it is drawn on (the first opaque background up the tree).
+_STYLE_PROBE = (
+    """(root) => {"""
+    + COLOUR_JS
+    + """  const bgOf = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0.5) return c;
+    }
+    return {r: 255, g: 255, b: 255, a: 1};
   };
   // A translucent colour as drawn over an opaque one (Lab's text colours have alpha).
   const over = (c, bg) => ({
@@ -307,6 +320,7 @@ _STYLE_PROBE = """(root) => {
   }
   return out;
 }"""
+)
 
 
 def widget_colours(nb) -> dict:
