@@ -86,7 +86,7 @@ class ResumeHandlers:
     def _stored_parts(self, upload: Upload) -> dict[int, dict]:
         """S3's ListParts of ``upload``: part number -> {PartNumber, Size, ETag, ...}."""
         signer = self._get_signer()
-        return signer._list_parts(upload.record["key"], upload.s3_upload_id)
+        return signer.stored_parts(upload.record["key"], upload.s3_upload_id)
 
     def resuming(self, args: dict) -> int:
         """How many unfinished uploads the files of an ADD_FILES look like they resume: no

@@ -292,7 +292,7 @@ class Signer:
         """
         try:
             reported = read_reported_parts(key, parts)
-            stored = self._list_parts(key, upload_id)
+            stored = self.stored_parts(key, upload_id)
             self._check_parts(key, reported, stored, expected_size)
             if not overwrite and self.exists_if_allowed(key):
                 # Moto and old S3-compatible servers may ignore If-None-Match: check too.
@@ -311,9 +311,11 @@ class Signer:
 
     def list_parts(self, key: str, upload_id: str) -> list[int]:
         """The numbers of the parts S3 holds for a multipart upload (ListParts, all pages)."""
-        return sorted(self._list_parts(key, upload_id))
+        return sorted(self.stored_parts(key, upload_id))
 
-    def _list_parts(self, key: str, upload_id: str) -> dict[int, dict]:
+    def stored_parts(self, key: str, upload_id: str) -> dict[int, dict]:
+        """S3's ListParts of a multipart upload, all pages: part number -> its entry
+        (``PartNumber``, ``Size``, ``ETag``, ``ChecksumCRC32C`` where the server keeps it)."""
         stored: dict[int, dict] = {}
         try:
             pages = self.client.get_paginator("list_parts").paginate(

@@ -11,6 +11,7 @@
 import { KernelError, MAX_FILES_PER_BATCH } from "./protocol.js";
 import { limitRequests } from "./transport.js";
 import { rideOutages } from "./network.js";
+import { holdOnThrottle } from "./throttle.js";
 import { ProgressReporter, RateMeter } from "./progress.js";
 import { DEFAULT_MAX_RESIGNS, DEFAULT_RETRY, describeFailure, failureOf } from "./put.js";
 import { Batcher } from "./batcher.js";
@@ -70,8 +71,6 @@ export class UploadEngine {
   /** @param {EngineOptions} options */
   constructor(options) {
     this.api = options.api;
-    // Every PUT of every file goes through one limiter (see limitRequests) and rides out outages.
-    this.transport = limitRequests(rideOutages(options.transport, options.network), Math.max(1, options.maxRequests ?? 6));
     this.concurrency = Math.max(1, options.concurrency ?? 6);
     this._parallelFiles = atLeastOne(options.parallelFiles ?? DEFAULT_PARALLEL_FILES);
     this.batchSize = Math.min(MAX_FILES_PER_BATCH, atLeastOne(options.batchSize ?? MAX_FILES_PER_BATCH));
@@ -86,6 +85,9 @@ export class UploadEngine {
     this.now = options.now ?? (() => Date.now());
     this.random = options.random ?? Math.random;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    // Every PUT: one limiter, a pause while S3 asks its host to slow down, outages ridden out.
+    const held = holdOnThrottle(rideOutages(options.transport, options.network), this);
+    this.transport = limitRequests(held, Math.max(1, options.maxRequests ?? 6));
     /** @type {Map<string, EngineFile>} in order of add */
     this._files = new Map();
     /** queued files, in order of add */
@@ -101,8 +103,7 @@ export class UploadEngine {
     this._held = new Set();
     this._unfinished = 0;
     this._pending = new PendingWork(() => this._unfinished > 0);
-    this._pumping = false;
-    this._pumpAgain = false;
+    this._pumping = this._pumpAgain = false;
     this._tally = new Tally();
     this._rate = new RateMeter(this.now); // all files together
     const batches = { maxBatch: this.batchSize, maxInFlight: options.batchesInFlight ?? 2 };
@@ -110,10 +111,8 @@ export class UploadEngine {
     this._signer = new Batcher({ ...batches, send: (files) => this._track(() => this._signFiles(files), true) });
     /** @type {Batcher<Finished>} */
     this._completer = new Batcher({ ...batches, send: (items) => this._track(() => this._completeFiles(items), true) });
-    this._reporter = new ProgressReporter({
-      send: (updates) => this.api.progress(updates), intervalMs: options.progressIntervalMs ?? 250,
-      now: this.now, sleep: this.sleep,
-    });
+    const reports = { intervalMs: options.progressIntervalMs ?? 250, now: this.now, sleep: this.sleep };
+    this._reporter = new ProgressReporter({ send: (updates) => this.api.progress(updates), ...reports });
   }
 
   /** Files whose bytes move at once; a change applies at once. */

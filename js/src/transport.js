@@ -205,14 +205,6 @@ export function limitRequests(transport, maxRequests) {
   const hosts = new Map();
   let active = 0;
   let waiting = 0;
-  /** @param {string} url */
-  const hostOf = (url) => {
-    try {
-      return new URL(url).host;
-    } catch {
-      return "";
-    }
-  };
   /** @param {string} name */
   const next = (name) => {
     const host = hosts.get(name);
@@ -267,4 +259,16 @@ export function limitRequests(transport, maxRequests) {
     active: () => active,
     waiting: () => waiting,
   };
+}
+
+/**
+ * The host (name and port) of `url`; "" when it is not a URL.
+ * @param {string} url
+ */
+export function hostOf(url) {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "";
+  }
 }
