@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import resource
 import subprocess
 import tempfile
@@ -238,10 +239,12 @@ def widget_run(ctx: Ctx, files: list, cfg: dict, label: str) -> dict:
         nb.page.wait_for_timeout(300)  # the view says hello to the kernel
         nb.exec(f"link_watch({str(progress)!r}, {len(files)})")
         ctx.proxy.clear()
+        profiler = _start_profile(nb.page)
         cpu0 = cpu_snapshot(ctx)
         t0, m0 = time.time(), time.monotonic()
         widget.locator(".s3uw-input").set_input_files([str(p) for p in files])
         out["progress"] = _wait_progress(nb.page, progress, len(files), ctx.timeout)
+        _stop_profile(profiler, label)
         cpu1 = cpu_snapshot(ctx)
         state = nb.eval_json(f"link_state({bucket!r})", timeout=60)
         out["module"] = state["module"]
@@ -342,6 +345,34 @@ def curl_run(ctx: Ctx, files: list, parallel: int = 1, label: str | None = None)
     finally:
         M.empty_bucket(ctx.client, bucket)
     return out
+
+
+def _start_profile(page):
+    """With S3UW_PROFILE=folder: the page's JavaScript CPU profile of the run (CDP)."""
+    if not os.environ.get("S3UW_PROFILE"):
+        return None
+    if os.environ.get("S3UW_TRACE"):  # a Chromium trace instead: style, layout, paint...
+        page.context.browser.start_tracing(page=page, categories=["devtools.timeline"])
+        return page
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Profiler.enable")
+    cdp.send("Profiler.setSamplingInterval", {"interval": 500})
+    cdp.send("Profiler.start")
+    return cdp
+
+
+def _stop_profile(cdp, label: str) -> None:
+    if cdp is None:
+        return
+    folder = Path(os.environ["S3UW_PROFILE"])
+    folder.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")
+    if os.environ.get("S3UW_TRACE"):
+        (folder / f"{name}.trace.json").write_bytes(cdp.context.browser.stop_tracing())
+        return
+    profile = cdp.send("Profiler.stop")["profile"]
+    (folder / f"{name}.cpuprofile").write_text(json.dumps(profile))
+    cdp.detach()
 
 
 # --- a plain page's XHR PUTs, on one or more host names -----------------------------------------
