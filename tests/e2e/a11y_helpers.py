@@ -42,6 +42,20 @@ def axe_violations(page, selector: str) -> list[dict]:
     return result
 
 
+def axe_checked(page, selector: str) -> list[str]:
+    """The HTML (first 120 characters) of every node inside ``selector`` that axe-core
+    checked and passed: proof that it reached the widget (in a shadow root, say)."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(AXE_JS))
+    return page.evaluate(
+        """async (selector) => {
+          const r = await axe.run(document.querySelector(selector), {resultTypes: ["passes"]});
+          return r.passes.flatMap((v) => v.nodes.map((n) => n.html.slice(0, 120)));
+        }""",
+        selector,
+    )
+
+
 def assert_no_blocking_violations(page, selector: str, what: str) -> list[dict]:
     """No serious or critical axe violation in the widget; returns all the violations
     (minor and moderate ones are printed)."""

@@ -25,6 +25,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from .a11y_helpers import assert_no_blocking_violations, axe_checked
 from .support import free_port, make_random_file, sha256_bytes, sha256_file, wait_until
 from .widget_helpers import screenshot_dir, screenshot_widget
 
@@ -179,7 +180,8 @@ def test_quickstart_in_marimo_shows_the_key_when_the_upload_is_done(
 
 def _screenshots(page, widget) -> list[Path]:
     """The widget in marimo's light theme, then its dark one (the page follows the
-    browser's colour scheme): checks marimo really switched before each picture."""
+    browser's colour scheme): checks marimo really switched before each picture, and
+    that axe-core finds no serious or critical violation in the widget in either."""
     nb = SimpleNamespace(page=page, widget=lambda _i: widget)
     shots = []
     for scheme in ("light", "dark"):
@@ -191,6 +193,10 @@ def _screenshots(page, widget) -> list[Path]:
             message=f"marimo's page to switch to its {scheme} theme",
         )
         shots.append(screenshot_widget(nb, screenshot_dir() / f"widget-marimo-{scheme}.png"))
+        # The widget sits in the shadow root of marimo's <marimo-anywidget>: axe reads it there.
+        assert_no_blocking_violations(page, "marimo-anywidget", f"marimo, {scheme} theme")
+        checked = axe_checked(page, "marimo-anywidget")
+        assert any("s3uw" in html for html in checked), f"axe did not reach the widget: {checked}"
     return shots
 
 
