@@ -37,6 +37,10 @@ const STATUS_TEXT = {
 export const WAITING_FOR_NETWORK = "waiting for the network";
 /** An upload the kernel kept whose page went away (a reload): the same file resumes it (resume.js). */
 export const INTERRUPTED = "interrupted — pick the same file to resume";
+/** An upload another page (a second tab or window) is sending: its bytes move in the records. */
+export const ELSEWHERE = "uploading in another window";
+/** How long after its bytes last moved another page's upload still counts as going on. */
+export const ELSEWHERE_MS = 10_000;
 /** Two heavy bars: U+23F8 (⏸) is missing from common Linux fonts and drew as a box. */
 const PAUSE_GLYPH = "\u275a\u275a";
 const IN_PROGRESS = new Set(["uploading", "completing"]);
@@ -113,6 +117,12 @@ export class RowList {
     /** @type {boolean | null} null until the first draw */
     this.collapsed = null;
     this.everything = true;
+    /** @type {Map<string, number>} uploads of another page: the bytes last seen, and when they moved */
+    this.loadedSeen = new Map();
+    /** @type {Map<string, number>} */
+    this.movedAt = new Map();
+    /** @type {Set<string>} ids drawn as going on in another page: redrawn until they stop */
+    this.elsewhere = new Set();
     this.now = options.now ?? (() => performance.now());
     this.rowDelayMs = options.rowDelayMs ?? IN_PROGRESS_ROW_DELAY_MS;
   }
@@ -159,12 +169,12 @@ export class RowList {
       this.dirty.clear();
       for (const record of store.values()) this._drawOne(record.id);
     } else {
-      const ids = new Set([...this.dirty, ...this.since.keys()]);
+      const ids = new Set([...this.dirty, ...this.since.keys(), ...this.elsewhere]);
       this.dirty.clear();
       for (const id of ids) this._drawOne(id);
     }
     this._drawSummary();
-    return this.since.size > 0;
+    return this.since.size > 0 || this.elsewhere.size > 0;
   }
 
   /** @param {string} id */
@@ -172,11 +182,14 @@ export class RowList {
     const record = this.o.store.get(id);
     if (!record) {
       this._remove(id);
-      this.drawn.delete(id);
+      for (const seen of [this.drawn, this.elsewhere, this.loadedSeen, this.movedAt]) seen.delete(id);
       return;
     }
     const live = this.o.engineState(id);
     const status = shownStatus(record, live);
+    const away = !live && record.status === MOVING && this._movedLately(id, record.loaded);
+    if (away) this.elsewhere.add(id);
+    else this.elsewhere.delete(id);
     this.drawn.set(id, status);
     this.o.onStatus?.(id, record, status, live);
     const container = this._containerFor(id, status);
@@ -191,7 +204,22 @@ export class RowList {
       this.rows.set(id, row);
     }
     if (this.collapsed && PROBLEMS.has(status)) this.failedShown.add(id);
-    drawRow(row, record, live, status);
+    drawRow(row, record, live, status, away);
+  }
+
+  /**
+   * Whether the bytes of an upload this page does not send moved in the last
+   * ELSEWHERE_MS: another page sends it (the kernel passes on its progress), rather than
+   * a page that went away.
+   * @param {string} id
+   * @param {number} loaded
+   */
+  _movedLately(id, loaded) {
+    const seen = this.loadedSeen.get(id);
+    this.loadedSeen.set(id, loaded);
+    if (seen !== undefined && seen !== loaded) this.movedAt.set(id, this.now());
+    const at = this.movedAt.get(id);
+    return at !== undefined && this.now() - at < ELSEWHERE_MS;
   }
 
   /**
@@ -318,8 +346,9 @@ function createRow(id, container, { onCancel, onPause }) {
  * @param {ViewRecord} record
  * @param {FileState | undefined} live
  * @param {string} status  shownStatus(record, live)
+ * @param {boolean} [away]  another page sends this upload (RowList._movedLately)
  */
-function drawRow(parts, record, live, status) {
+function drawRow(parts, record, live, status, away = false) {
   const final = FINAL_STATUSES.includes(record.status);
   const loaded = final ? record.loaded : Math.max(record.loaded || 0, live?.loaded || 0);
   const error = record.error || (live?.status === "error" ? live.error : "") || "";
@@ -349,7 +378,8 @@ function drawRow(parts, record, live, status) {
     ? [formatSpeed(live.speed), live.eta != null ? `${formatDuration(live.eta)} left` : ""].filter(Boolean).join(" · ")
     : "");
   const interrupted = !live && (status === "uploading" || status === "paused");
-  setText(parts.status, offline ? WAITING_FOR_NETWORK : interrupted ? INTERRUPTED : STATUS_TEXT[status] ?? status);
+  const note = offline ? WAITING_FOR_NETWORK : away ? ELSEWHERE : interrupted ? INTERRUPTED : null;
+  setText(parts.status, note ?? STATUS_TEXT[status] ?? status);
   const ended = FINAL_STATUSES.includes(status);
   if (parts.cancel.hidden !== ended) parts.cancel.hidden = ended;
   // Only this page can pause its own transfers, and a file completing has nothing left to send.

@@ -127,3 +127,25 @@ test("an uploading or paused record this page does not run shows as interrupted"
     close();
   }
 });
+
+test("an upload another page sends (its bytes move in the records) says so, until they stop", async () => {
+  const { model, el, close } = open();
+  const realNow = performance.now;
+  try {
+    const records = [record("a", { status: "uploading", loaded: 10 }), record("b", { status: "uploading", loaded: 10 })];
+    model.answer(hello(model), { records });
+    await until(() => el.findAll("s3uw-row").length === 2, "two rows");
+    // The kernel passes on another page's progress of "a": a delta of its bytes.
+    model.command({ kind: "records", records: [{ id: "a", loaded: 60 }] });
+    const statusOf = (id) => el.findAll("s3uw-row").find((r) => r.dataset.uploadId === id).find("s3uw-status").textContent;
+    await until(() => statusOf("a") === "uploading in another window", "a: uploading elsewhere");
+    assert.equal(statusOf("b"), "interrupted — pick the same file to resume");
+    // Ten seconds without a byte moving: the page that sent it is gone.
+    const later = realNow.call(performance) + 11_000;
+    performance.now = () => later;
+    await until(() => statusOf("a") === "interrupted — pick the same file to resume", "a: interrupted", 600);
+  } finally {
+    performance.now = realNow;
+    close();
+  }
+});
