@@ -302,11 +302,13 @@ class Signer:
             if error.code != "unknown-upload":
                 self._abort_quietly(key, upload_id)
             raise
+        # The sizes were checked against S3's part list, and the answer holds the object's
+        # ETag: no HEAD (a request less per file), unless a server left the ETag out. The
+        # object is stored: a failed HEAD (a write-only role) must not turn it into an error.
         found = {"etag": answer.get("ETag", ""), "size": expected_size}
-        # The object is stored: a failed HEAD (a write-only role may not HEAD) must not
-        # turn success into an error. The sizes were checked against S3's part list.
-        with contextlib.suppress(UploadError):
-            found = {k: v for k, v in self.head(key).items() if k in ("etag", "size")}
+        if not found["etag"]:
+            with contextlib.suppress(UploadError):
+                found = {k: v for k, v in self.head(key).items() if k in ("etag", "size")}
         return {**found, "checksum_crc32c": answer.get("ChecksumCRC32C", "")}
 
     def list_parts(self, key: str, upload_id: str) -> list[int]:

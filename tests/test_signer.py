@@ -620,15 +620,33 @@ def test_list_parts_is_paginated(aws_credentials):
             },
         },
     )
-    stub.add_response(
-        "head_object", {"ContentLength": 5 * MiB + 10, "ETag": '"x-2"', "ContentType": "a/b"}
-    )
+    # No HEAD afterwards: the answer holds the object's ETag, the sizes were checked.
     parts = [{"part_number": 2, "etag": "E2"}, {"part_number": 1, "etag": "e1"}]
     with stub:
         result = Signer(client, BUCKET).complete_multipart(
             KEY, "u", parts, expected_size=5 * MiB + 10, overwrite=True
         )
     assert result == {"etag": '"x-2"', "size": 5 * MiB + 10, "checksum_crc32c": ""}
+    stub.assert_no_pending_responses()
+
+
+def test_a_completion_answered_without_an_etag_reads_it_back(aws_credentials):
+    client, stub = stubbed_client()
+    base = {"Bucket": BUCKET, "Key": KEY, "UploadId": "u"}
+    stub.add_response(
+        "list_parts", {"Parts": [{"PartNumber": 1, "ETag": '"e1"', "Size": 10}]}, base
+    )
+    stub.add_response(
+        "complete_multipart_upload",
+        {},
+        {**base, "MultipartUpload": {"Parts": [{"PartNumber": 1, "ETag": '"e1"'}]}},
+    )
+    stub.add_response("head_object", {"ContentLength": 10, "ETag": '"x-1"'})
+    with stub:
+        result = Signer(client, BUCKET).complete_multipart(
+            KEY, "u", [{"part_number": 1, "etag": "e1"}], expected_size=10, overwrite=True
+        )
+    assert result == {"etag": '"x-1"', "size": 10, "checksum_crc32c": ""}
     stub.assert_no_pending_responses()
 
 
