@@ -26,21 +26,23 @@ export class ThrottleGate {
   /** @param {ThrottleEnv} env */
   constructor(env) {
     this.env = env;
-    /** @type {Map<string, {until: number, span: number, streak: number}>} */
+    /** @type {Map<string, {until: number, span: number, streak: number, cause: string}>} */
     this.hosts = new Map();
   }
 
   /**
-   * S3 asked a request to `host` to slow down: hold every request to it for a throttle
-   * delay, longer with each such answer in a row.
+   * S3 asked a request to `host` (at `url`) to slow down: hold every other request to it
+   * for a throttle delay, longer with each such answer in a row. The request S3 answered
+   * is not held: its next try already waits its own backoff (put.js), not twice.
    * @param {string} host
+   * @param {string} url
    */
-  hold(host) {
+  hold(host, url) {
     const { env } = this;
-    const entry = this.hosts.get(host) ?? { until: 0, span: 0, streak: 0 };
+    const entry = this.hosts.get(host) ?? { until: 0, span: 0, streak: 0, cause: "" };
     const span = throttleDelay(entry.streak, env.retry, env.random);
     const until = env.now() + span;
-    if (until > entry.until) Object.assign(entry, { until, span });
+    if (until > entry.until) Object.assign(entry, { until, span, cause: url });
     entry.streak++;
     this.hosts.set(host, entry);
   }
@@ -59,12 +61,13 @@ export class ThrottleGate {
    * resolves after the hold (and any hold added meanwhile), plus a random part of a
    * quarter of it.
    * @param {string} host
+   * @param {string} [url]  the request's URL: the one that caused the hold passes
    * @returns {Promise<void> | null}
    */
-  pass(host) {
+  pass(host, url) {
     const entry = this.hosts.get(host);
     const { now, sleep, random } = this.env;
-    if (!entry || entry.until <= now()) return null;
+    if (!entry || entry.until <= now() || url === entry.cause) return null;
     const jitter = (entry.span / 4) * random();
     return (async () => {
       // Sleep to the end of the hold; again only if a new answer moved it meanwhile.
@@ -92,12 +95,12 @@ export function holdOnThrottle(transport, env) {
       const send = async () => {
         if (request.signal?.aborted) throw new TransportError("aborted");
         const response = await transport.put(request);
-        if (isThrottle(response.status, parseS3Error(response.body).code)) gate.hold(host);
+        if (isThrottle(response.status, parseS3Error(response.body).code)) gate.hold(host, request.url);
         else if (response.status) gate.clear(host);
         return response;
       };
       // Not held: no extra turn of the event loop before the request starts.
-      return gate.pass(host)?.then(send) ?? send();
+      return gate.pass(host, request.url)?.then(send) ?? send();
     },
   };
 }

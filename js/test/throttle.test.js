@@ -49,13 +49,13 @@ test("a SlowDown from one host holds the next requests to it, not those to anoth
 test("SlowDowns in a row hold longer; an answer that is not one ends the streak", () => {
   const env = fakeEnv();
   const gate = new ThrottleGate(env);
-  gate.hold("a");
+  gate.hold("a", "http://a:1/k");
   assert.equal(gate.hosts.get("a").span, 3000);
-  gate.hold("a");
+  gate.hold("a", "http://a:1/k");
   assert.equal(gate.hosts.get("a").span, 6000);
   gate.clear("a");
   env.t += 10_000;
-  gate.hold("a");
+  gate.hold("a", "http://a:1/k");
   assert.equal(gate.hosts.get("a").span, 3000);
   assert.equal(gate.pass("elsewhere"), null);
 });
@@ -81,16 +81,27 @@ test("a request cancelled while held is not sent", async () => {
 test("a hold made while others wait keeps them waiting to its end", async () => {
   const env = fakeEnv();
   const gate = new ThrottleGate(env);
-  gate.hold("a"); // until 3000
+  gate.hold("a", "http://a:1/k"); // until 3000
   let extended = false;
   env.sleep = async (ms) => {
     env.sleeps.push(ms);
     env.t += ms;
     if (!extended) {
       extended = true;
-      gate.hold("a"); // another 503 meanwhile: until t + 6000
+      gate.hold("a", "http://a:1/k"); // another 503 meanwhile: until t + 6000
     }
   };
   await gate.pass("a");
   assert.deepEqual(env.sleeps, [3000, 6000, 375]);
+});
+
+test("the request S3 asked to slow down is not held again: its own backoff (put.js) waits", async () => {
+  const env = fakeEnv();
+  const inner = fakeInner({ "http://a:1/k1": [slowDown] });
+  const transport = holdOnThrottle(inner, env);
+  await transport.put({ url: "http://a:1/k1" });
+  await transport.put({ url: "http://a:1/k1" }); // its retry (put.js slept before it)
+  assert.deepEqual(env.sleeps, []);
+  await transport.put({ url: "http://a:1/k2" }); // a sibling waits out the hold
+  assert.deepEqual(env.sleeps, [3000, 375]);
 });
