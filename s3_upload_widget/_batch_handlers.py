@@ -136,7 +136,8 @@ class BatchHandlers:
         exists = self._presence_for(ids)
         sign = partial(self._sign, exists=exists)
         sums = args.get("checksums") if isinstance(args.get("checksums"), dict) else {}
-        one = [{"upload_id": i, "checksum": sums.get(i)} for i in ids]
+        md5s = args.get("md5s") if isinstance(args.get("md5s"), dict) else {}
+        one = [{"upload_id": i, "checksum": sums.get(i), "md5": md5s.get(i)} for i in ids]
         end = self._end_after_failure
         return {"results": [each(P.SIGN_FILES, sign, item, end) for item in one]}
 

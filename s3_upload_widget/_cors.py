@@ -50,7 +50,10 @@ completing and aborting multipart uploads happen in the kernel with boto3, not i
 REQUEST_HEADERS = ("content-type", "if-none-match")
 """The request headers the widget's PUTs carry, as they appear in a preflight."""
 
-RULE_METHODS = (REQUIRED_METHOD,)
+FORM_POST_METHOD = "POST"
+"""Small files go as form POSTs where a rule allows it (`_form_post`): no preflight."""
+
+RULE_METHODS = (REQUIRED_METHOD, FORM_POST_METHOD)
 RULE_HEADERS = (*REQUEST_HEADERS, "content-disposition", "cache-control", "content-encoding",
                 "x-amz-*")  # fmt: skip
 """The request headers the widget sends or may sign. S3 matches each one a preflight asks
@@ -257,6 +260,22 @@ def _get_rules(client, bucket: str) -> list[dict[str, Any]]:
             return []
         raise
     return [dict(r) for r in response.get("CORSRules", [])]
+
+
+def allows_method(client, bucket: str, origin: str, method: str) -> bool:
+    """Whether a CORS rule of the bucket lets a page at `origin` send `method` and read
+    the answer's ETag; False when the rules cannot be read (a role without
+    s3:GetBucketCORS), so a caller falls back to what it knows works."""
+    try:
+        rules = _get_rules(client, bucket)
+    except Exception:
+        return False
+    return any(
+        any(origin_matches(o, origin) for o in _as_list(r.get("AllowedOrigins")))
+        and method in {m.upper() for m in _as_list(r.get("AllowedMethods"))}
+        and "etag" in {h.lower() for h in _as_list(r.get("ExposeHeaders"))}
+        for r in rules
+    )
 
 
 def configure_cors(bucket: str, origins: str | Iterable[str], client=None) -> dict[str, Any]:

@@ -23,9 +23,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
-import os
 import socket
-import sys
 import threading
 import warnings
 from collections.abc import Iterable
@@ -34,6 +32,8 @@ from typing import Any
 from . import _readers
 from ._client import error_code
 from ._cors import configure_cors, validate_origin
+from ._form_post import answers_form_posts
+from ._moto_fixes import answer_form_posts, disable_global_cors
 
 __all__ = [
     "DEFAULT_ORIGINS",
@@ -67,32 +67,13 @@ _bucket_users: dict[str, int] = {}
 _lock = threading.Lock()
 
 
-def _disable_moto_global_cors() -> None:
-    """Make moto's server apply bucket CORS rules instead of allowing every origin.
-
-    moto reads ``MOTO_DISABLE_GLOBAL_CORS`` once, when ``moto.settings`` is imported, and
-    ``moto.moto_server.werkzeug_app`` copies the value at its own import
-    (``from moto.settings import DISABLE_GLOBAL_CORS``); ``create_backend_app`` consults
-    that copy each time a server builds its app (on a server's first request to a
-    service). So the environment variable only helps before moto is imported; when moto
-    was imported earlier we also set both module attributes. Either way the change is
-    process-wide and affects servers started from now on (moto servers already running
-    keep their behaviour): in this process moto then answers CORS like S3 does.
-    """
-    os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
-    for name in ("moto.settings", "moto.moto_server.werkzeug_app"):
-        module = sys.modules.get(name)
-        if module is not None:
-            module.DISABLE_GLOBAL_CORS = True
-
-
 def _import_moto_server():
-    _disable_moto_global_cors()
+    disable_global_cors()
     try:
         from moto.server import ThreadedMotoServer
     except ImportError as exc:
         raise ImportError(_INSTALL_HINT) from exc
-    _disable_moto_global_cors()  # moto.moto_server.werkzeug_app is imported now
+    disable_global_cors()  # moto.moto_server.werkzeug_app is imported now
     return ThreadedMotoServer
 
 
@@ -149,11 +130,13 @@ def start_moto_server(port: int = 0) -> tuple[Any, str]:
     endpoint URL (``http://127.0.0.1:PORT``).
 
     ``port`` 0 picks a free port; a busy one is an OSError, not a hang. moto's "allow
-    every origin" CORS is turned off first (see `_disable_moto_global_cors`) and its
-    per-request log kept quiet. The server stops at exit unless `stop_moto_server`
-    stopped it before.
+    every origin" CORS is turned off first (see `_moto_fixes.disable_global_cors`), its
+    answers to form POSTs carry CORS headers and ETag (`answer_form_posts`, so
+    ``form_posts="auto"`` uses them), and its per-request log is kept quiet. The server
+    stops at exit unless `stop_moto_server` stopped it before.
     """
     threaded_moto_server = _import_moto_server()
+    answer_form_posts()
     _quiet_request_log()
     if port:
         _check_port_free(port)
@@ -166,6 +149,7 @@ def start_moto_server(port: int = 0) -> tuple[Any, str]:
     except BaseException:
         stop_moto_server(server)
         raise
+    answers_form_posts(f"http://{host}:{real_port}")
     return server, f"http://{host}:{real_port}"
 
 
@@ -248,7 +232,7 @@ class LocalS3:
 
     To make the CORS rule mean something, LocalS3 turns off moto's "allow every origin"
     default (``MOTO_DISABLE_GLOBAL_CORS``) for the whole process, even when moto was
-    imported earlier; see `_disable_moto_global_cors`.
+    imported earlier; see `_moto_fixes.disable_global_cors`.
 
     Attributes: `endpoint_url` (``http://127.0.0.1:PORT``), `bucket`, `region`
     (``us-east-1``), `client` (a boto3 S3 client for it: SigV4, path-style, fixed fake

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ._extra_args import check_extra_args
+from ._form_post import check_form_posts
 from ._sizes import (
     MAX_AUTO_PART_SIZE,
     MAX_KEY_BYTES,
@@ -379,6 +380,7 @@ _RULES: dict[str, Callable[[Any], Any]] = {
     "checksum": _checksum,
     "extra_args": check_extra_args,
     "extra_endpoints": _extra_endpoints,
+    "form_posts": check_form_posts,
 }
 
 OPTION_NAMES = tuple(_RULES)
@@ -406,6 +408,7 @@ class SessionOptions:
     extra_args: Any = None  # dict, callable per file, or None (checked by check_option)
     checksum: str | None = DEFAULT_CHECKSUM
     extra_endpoints: tuple[str, ...] = ()
+    form_posts: Any = "auto"  # True, False or "auto" (see _form_post)
 
     @property
     def in_flight(self) -> int:
@@ -417,7 +420,7 @@ WIDGET_OPTIONS = frozenset(
     {"bucket", "prefix", "client", "key_template", "accept", "multiple", "max_size",
      "overwrite", "expires_in", "max_files", "max_total_files", "allow_active_types",
      "multipart_threshold", "part_size", "concurrency", "parallel_files", "extra_args",
-     "checksum", "extra_endpoints"}
+     "checksum", "extra_endpoints", "form_posts"}
 )  # fmt: skip
 """The keyword arguments of ``S3UploadWidget()`` that are its own options."""
 

@@ -133,3 +133,38 @@ def read_reported_parts(key: str, parts: object) -> dict[int, str]:
             raise bad(f"part {number} is listed twice")
         reported[number] = etag
     return dict(sorted(reported.items()))
+
+
+def _normalize_etag(etag: str) -> str:
+    return etag.strip().strip('"').lower()
+
+
+def check_stored_parts(
+    bucket: str, key: str, reported: dict[int, str], stored: dict[int, dict], expected_size: int
+) -> None:
+    """Raise ``UploadError("size-mismatch")`` unless S3 holds every part the page reports,
+    with the same ETag, and they add up to ``expected_size``."""
+    problems = []
+    missing = [n for n in reported if n not in stored]
+    if missing:
+        problems.append(f"S3 has no part {', '.join(map(str, missing))}")
+    wrong = [
+        n
+        for n, etag in reported.items()
+        if n in stored and _normalize_etag(etag) != _normalize_etag(stored[n]["ETag"])
+    ]
+    if wrong:
+        problems.append(
+            f"the ETag of part {', '.join(map(str, wrong))} differs from what S3 stored"
+        )
+    total = sum(stored[n]["Size"] for n in reported if n in stored)
+    if total != expected_size:
+        problems.append(f"S3 holds {total:,} bytes but the file has {expected_size:,}")
+    if problems:
+        raise UploadError(
+            "size-mismatch",
+            f"The upload of s3://{bucket}/{key} is incomplete or corrupt: "
+            f"{'; '.join(problems)}. It was aborted; nothing was stored.",
+            "Upload the file again. If the file changed while it was uploading, wait until "
+            "it is saved.",
+        )

@@ -49,6 +49,8 @@ class Upload:
     checksum: str = ""  # the CRC32C signed for a single PUT (S3 verifies the body against it)
     part_checksums: dict[int, str] = field(default_factory=dict)  # part -> CRC32C last signed
     checksum_algorithm: str = ""  # "CRC32C" when every body of this upload carries one
+    form: dict | None = None  # a form POST's fields (_form_post), None for a PUT
+    content_md5: str = ""  # the MD5 a form POST's policy pins (S3 verifies the body)
     max_outstanding: int = MAX_OUTSTANDING_PARTS  # 3 x the parts in flight (_parts.py)
 
     @property

@@ -22,6 +22,7 @@ from ._cors import page_origin
 from ._diagnose import diagnose_failure
 from ._errors import UploadError
 from ._extra_args import resolve_extra_args
+from ._form_post import plan_form_post, resolve_form_posts
 from ._intake import MAX_FILES_PER_MESSAGE, key_in_use_error, read_batch
 from ._options import SessionOptions
 from ._parts import MAX_SIGNATURES_PER_PART, read_checksum, sign_parts, start_multipart
@@ -76,6 +77,7 @@ class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
         self._key_owner: dict[str, Upload] = {}  # key -> the upload that last took it
         self._absent_since: dict[str, float] = {}  # see _batch_handlers
         self.origin = ""
+        self._form_posts: tuple[tuple, bool] = ((), False)  # (asked, answer): see _form_post
         handlers = {
             P.HELLO: self._hello, P.ADD_FILES: self._add_files, P.SIGN: self._sign,
             P.SIGN_PARTS: self._sign_parts, P.COMPLETE: self._complete, P.FAIL: self._fail,
@@ -241,9 +243,10 @@ class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
             # without CORS headers (moto), and some servers ignore If-None-Match (s3rver).
             if not self.options.overwrite:
                 verify.refuse_if_taken(signer, record["key"], (exists or {}).get(record["key"]))
-            if self.options.checksum:
-                upload.checksum = read_checksum(args.get("checksum"), repr(record["name"]))
             upload.mode = "single"
+            self._plan_form_post(upload, args.get("md5"))
+            if self.options.checksum and upload.form is None:
+                upload.checksum = read_checksum(args.get("checksum"), repr(record["name"]))
             result = self._sign_single(upload)
         record["status"] = "uploading"
         self._changed(upload)
@@ -258,6 +261,12 @@ class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
         upload.signatures[1] = count
         upload.signed_at = verify.SignedAt.now()
         record = upload.record
+        if upload.form is not None:
+            signed = self._get_signer().presign_post(
+                record["key"], size=record["size"], content_type=record["content_type"],
+                fields=upload.form, content_md5=upload.content_md5,
+            )  # fmt: skip
+            return {"mode": "single", **signed.as_dict()}
         signed = self._get_signer().presign_put(
             record["key"],
             size=record["size"],
@@ -267,6 +276,19 @@ class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
             checksum=upload.checksum,
         )
         return {"mode": "single", **signed.as_dict()}
+
+    def _plan_form_post(self, upload: Upload, md5: object) -> None:
+        signer = self._get_signer()
+        asked = (self.options.form_posts, signer.bucket, self.origin)
+        if self._form_posts[0] != asked:  # "auto" reads the bucket's CORS rules once
+            option, bucket, origin = asked
+            self._form_posts = (asked, resolve_form_posts(option, signer.client, bucket, origin))
+        planned = plan_form_post(
+            enabled=self._form_posts[1], size=upload.record["size"], extra_args=upload.extra_args,
+            key_template=self.policy.key_template, overwrite=self.options.overwrite,
+            checksum=self.options.checksum, md5=md5, what=repr(upload.record["name"]),
+        )  # fmt: skip
+        upload.form, upload.content_md5 = planned or (None, "")
 
     def _sign_parts(self, args: dict) -> dict:
         upload = self._upload_for(args)

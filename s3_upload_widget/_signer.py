@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import botocore.exceptions as bex
 
-from . import _extra_args
+from . import _extra_args, _form_post
 from ._client import (
     error_code,
     find_region,
@@ -26,27 +26,26 @@ from ._client import (
 from ._errors import UploadError, explain_client_error, key_exists_error
 from ._extra_args import browser_headers, headers_for, iam_hint, normalize_extra_args
 from ._options import DEFAULT_EXPIRES_IN, check_option
-from ._parts import read_reported_parts
+from ._parts import check_stored_parts, read_reported_parts
 from ._sizes import MAX_PART_SIZE, MAX_PARTS, MAX_SINGLE_PUT
 from ._values import is_int
 
 
 @dataclass(frozen=True)
 class SignedRequest:
-    """A request the browser may send as is: method, presigned URL, and the exact headers
-    it must add (signed ones; Content-Length is signed too but set by the browser)."""
+    """A request the browser may send as is: method, presigned URL, the exact headers it
+    must add (signed ones; Content-Length is signed too but set by the browser) and, for
+    a form POST, the form's fields (the file goes after them)."""
 
     method: str
     url: str
     headers: dict[str, str]
+    fields: dict[str, str] | None = None
 
     def as_dict(self) -> dict:
-        """``{"method", "url", "headers"}`` for a protocol message."""
-        return {"method": self.method, "url": self.url, "headers": dict(self.headers)}
-
-
-def _normalize_etag(etag: str) -> str:
-    return etag.strip().strip('"').lower()
+        """``{"method", "url", "headers"}`` (and ``fields``) for a protocol message."""
+        extra = {"fields": dict(self.fields)} if self.fields is not None else {}
+        return {"method": self.method, "url": self.url, "headers": dict(self.headers), **extra}
 
 
 class Signer:
@@ -213,6 +212,22 @@ class Signer:
         self._puts_signed += 1  # files take the host names in turn
         return self._presign("put_object", params, key, headers, self._puts_signed - 1)
 
+    def presign_post(
+        self, key: str, *, size: int, content_type: str, fields: dict, content_md5: str
+    ) -> SignedRequest:
+        """A presigned form POST of a small file (`_form_post.presign_post`: its policy
+        pins the key, length, type, ``fields`` and ``content_md5``)."""
+        self._puts_signed += 1
+        try:
+            url, form = _form_post.presign_post(
+                self._host_client(self._puts_signed - 1), self.bucket, key, size=size,
+                content_type=content_type, fields=fields, content_md5=content_md5,
+                expires_in=self.expires_in,
+            )  # fmt: skip
+        except (bex.BotoCoreError, bex.ClientError) as exc:
+            raise self._explain(exc, key, "s3:PutObject") from exc
+        return SignedRequest("POST", url, {}, form)
+
     # --- multipart ------------------------------------------------------------------
 
     def create_multipart(
@@ -293,7 +308,7 @@ class Signer:
         try:
             reported = read_reported_parts(key, parts)
             stored = self.stored_parts(key, upload_id)
-            self._check_parts(key, reported, stored, expected_size)
+            check_stored_parts(self.bucket, key, reported, stored, expected_size)
             if not overwrite and self.exists_if_allowed(key):
                 # Moto and old S3-compatible servers may ignore If-None-Match: check too.
                 raise self._key_exists(key)
@@ -329,34 +344,6 @@ class Signer:
         except (bex.BotoCoreError, bex.ClientError) as exc:
             raise self._explain(exc, key, "s3:ListMultipartUploadParts") from exc
         return stored
-
-    def _check_parts(
-        self, key: str, reported: dict[int, str], stored: dict[int, dict], expected_size: int
-    ) -> None:
-        problems = []
-        missing = [n for n in reported if n not in stored]
-        if missing:
-            problems.append(f"S3 has no part {', '.join(map(str, missing))}")
-        wrong = [
-            n
-            for n, etag in reported.items()
-            if n in stored and _normalize_etag(etag) != _normalize_etag(stored[n]["ETag"])
-        ]
-        if wrong:
-            problems.append(
-                f"the ETag of part {', '.join(map(str, wrong))} differs from what S3 stored"
-            )
-        total = sum(stored[n]["Size"] for n in reported if n in stored)
-        if total != expected_size:
-            problems.append(f"S3 holds {total:,} bytes but the file has {expected_size:,}")
-        if problems:
-            raise UploadError(
-                "size-mismatch",
-                f"The upload of s3://{self.bucket}/{key} is incomplete or corrupt: "
-                f"{'; '.join(problems)}. It was aborted; nothing was stored.",
-                "Upload the file again. If the file changed while it was uploading, wait until "
-                "it is saved.",
-            )
 
     def _complete(self, key, upload_id, reported, stored, overwrite, checksums) -> dict:
         # Complete with S3's own ETags (checked equal above), in part order, and with the

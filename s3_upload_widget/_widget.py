@@ -108,9 +108,7 @@ class S3UploadWidget(anywidget.AnyWidget):
     )
     overwrite = Option(False, help="Whether an upload may replace an existing object.")
     expires_in = Option(DEFAULT_EXPIRES_IN, help="Seconds each presigned URL lives.")
-    multipart_threshold = Option(
-        DEFAULT_MULTIPART_THRESHOLD, help="Files of at least this many bytes go multipart."
-    )
+    multipart_threshold = Option(DEFAULT_MULTIPART_THRESHOLD, help="Files this big go multipart.")
     part_size = Option(None, help="Bytes per multipart part (None: chosen per file).")
     concurrency = Option(DEFAULT_CONCURRENCY, help="Parts of one file uploaded at the same time.")
     parallel_files = Option(DEFAULT_PARALLEL_FILES, help="Files uploaded at the same time.")
@@ -118,12 +116,11 @@ class S3UploadWidget(anywidget.AnyWidget):
     extra_endpoints = Option(
         (), help="More URLs of the same S3: requests go to each name in turn (6 per name)."
     )
+    form_posts = Option("auto", help="Files under 1 MiB as form POSTs (no preflight): 'auto'.")
 
     _widget_id = t.Unicode(help="Links a widget's views to its page controller.").tag(sync=True)
 
-    key = t.Unicode("", help="Key of the most recently completed upload ('' before any).").tag(
-        sync=True
-    )
+    key = t.Unicode("", help="Key of the latest completed upload ('' before any).").tag(sync=True)
     # Not synced (5,000 records re-sent on every change): the page gets RECORDS patches.
     uploaded_keys = t.List(help="Every completed key (str), in completion order.")
     uploads = t.List(
@@ -153,6 +150,7 @@ class S3UploadWidget(anywidget.AnyWidget):
         checksum: str | None = DEFAULT_CHECKSUM,
         extra_args: Any = None,
         extra_endpoints: tuple[str, ...] | list[str] = (),
+        form_posts: bool | str = "auto",
         **kwargs: Any,
     ) -> None:
         # Public traits of the base widgets (layout, tooltip, tabbable...) are allowed too.
@@ -188,6 +186,7 @@ class S3UploadWidget(anywidget.AnyWidget):
             parallel_files=parallel_files,
             checksum=checksum,
             extra_endpoints=extra_endpoints,
+            form_posts=form_posts,
             **kwargs,
         )
         self._session = UploadSession(
@@ -357,7 +356,7 @@ class S3UploadWidget(anywidget.AnyWidget):
     @t.observe(
         "prefix", "accept", "multiple", "max_size", "max_files", "max_total_files",
         "allow_active_types", "overwrite", "expires_in", "concurrency",
-        "multipart_threshold", "part_size", "checksum", "extra_endpoints",
+        "multipart_threshold", "part_size", "checksum", "extra_endpoints", "form_posts",
     )  # fmt: skip
     def _config_changed(self, change: t.Bunch) -> None:
         # A change made in Python applies to every signature made after it.

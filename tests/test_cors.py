@@ -166,7 +166,7 @@ def test_configure_cors_on_bucket_without_cors(s3):
     assert rule == {
         "ID": RULE_ID,
         "AllowedOrigins": [ORIGIN],
-        "AllowedMethods": ["PUT"],
+        "AllowedMethods": ["PUT", "POST"],
         "AllowedHeaders": list(RULE_HEADERS),
         "ExposeHeaders": ["ETag"],
         "MaxAgeSeconds": 3000,
@@ -223,7 +223,7 @@ def test_configure_cors_repairs_our_rule_edited_by_hand(s3):
     assert other == OTHER_RULE
     assert ours["AllowedOrigins"] == [ORIGIN, "https://twin.example.com"]
     # The rule is ours: rewritten to what uploads use, the hand-made additions dropped.
-    assert ours["AllowedMethods"] == ["PUT"]
+    assert ours["AllowedMethods"] == ["PUT", "POST"]
     assert ours["AllowedHeaders"] == list(RULE_HEADERS)
     assert ours["ExposeHeaders"] == ["ETag"]
     assert check_cors(BUCKET, ORIGIN, client=s3) == []

@@ -156,11 +156,11 @@ def test_network_advice_for_a_real_origin_names_it():
 
 
 # -- the rule the widget writes -----------------------------------------------------------
-def test_configure_cors_writes_put_and_the_widgets_headers_only(s3_client, bucket):
+def test_configure_cors_writes_put_post_and_the_widgets_headers_only(s3_client, bucket):
     configure_cors(bucket, [PAGE], client=s3_client)
     (rule,) = s3_client.get_bucket_cors(Bucket=bucket)["CORSRules"]
     assert rule["ID"] == RULE_ID
-    assert rule["AllowedMethods"] == ["PUT"]
+    assert rule["AllowedMethods"] == ["PUT", "POST"]
     assert rule["AllowedHeaders"] == WIDGET_HEADERS == list(RULE_HEADERS)
     assert rule["ExposeHeaders"] == ["ETag"]
     assert rule["AllowedOrigins"] == [PAGE]
@@ -171,7 +171,7 @@ def test_a_wildcard_is_still_the_users_to_choose(s3_client, bucket):
     configure_cors(bucket, ["*"], client=s3_client)
     (rule,) = s3_client.get_bucket_cors(Bucket=bucket)["CORSRules"]
     assert rule["AllowedOrigins"] == ["*"]
-    assert rule["AllowedMethods"] == ["PUT"]
+    assert rule["AllowedMethods"] == ["PUT", "POST"]
     for origin in (PAGE, "https://lab.example.com"):
         assert check_cors(bucket, origin, client=s3_client) == []
 
@@ -199,7 +199,7 @@ def test_an_old_broad_rule_of_ours_is_narrowed_and_other_rules_stay(s3_client, b
     assert ours == {
         "ID": RULE_ID,
         "AllowedOrigins": ["http://127.0.0.1:*", PAGE],
-        "AllowedMethods": ["PUT"],
+        "AllowedMethods": ["PUT", "POST"],
         "AllowedHeaders": WIDGET_HEADERS,
         "ExposeHeaders": ["ETag"],
         "MaxAgeSeconds": 3000,
@@ -272,7 +272,7 @@ def test_moto_preflight_answers_the_narrow_rule():
         assert answer["Access-Control-Allow-Origin"] == PAGE
         methods = _split(answer["Access-Control-Allow-Methods"])
         patterns = _split(answer["Access-Control-Allow-Headers"])
-        assert methods == ["PUT"]
+        assert methods == ["PUT", "POST"]
         assert patterns == ["*"]
         as_answered = {
             "AllowedOrigins": [answer["Access-Control-Allow-Origin"]],
@@ -299,7 +299,7 @@ def test_s3rver_allows_the_put_preflight_with_signed_headers(s3rver_bucket):
     assert check_cors(bucket, PAGE, client=client) == []
     status, answer = preflight(endpoint, bucket, "PUT", SSE_PREFLIGHT)
     assert status == 200
-    assert _split(answer["Access-Control-Allow-Methods"]) == ["PUT"]
+    assert _split(answer["Access-Control-Allow-Methods"]) == ["PUT", "POST"]
     assert _split(answer["Access-Control-Allow-Headers"]) == SSE_PREFLIGHT  # echoed
 
 
@@ -307,7 +307,7 @@ def test_s3rver_allows_the_put_preflight_with_signed_headers(s3rver_bucket):
     ("method", "headers"),
     [
         ("GET", ["content-type"]),
-        ("POST", ["content-type"]),
+        ("POST", ["x-evil"]),
         ("HEAD", []),
         ("DELETE", []),
         ("PUT", ["content-type", "x-evil"]),
