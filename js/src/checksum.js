@@ -6,7 +6,8 @@
  * header, and S3 refuses the body (400 BadDigest) if it was changed on the way.
  * Pure (no DOM): the CRC comes from hash-wasm's WebAssembly, which esbuild inlines.
  */
-import { createCRC32 } from "hash-wasm";
+import { createCRC32, createMD5 } from "hash-wasm";
+import { FORM_POST_MAX_BYTES } from "./protocol.js";
 
 /** S3's name of the algorithm (CreateMultipartUpload's `ChecksumAlgorithm`). */
 export const CHECKSUM_ALGORITHM = "CRC32C";
@@ -58,6 +59,27 @@ export async function crc32cOfBlob(blob, { chunkSize = DEFAULT_CHUNK_SIZE, signa
   }
   signal?.throwIfAborted();
   return toBase64(hasher.digest("binary"));
+}
+
+/** @type {ReturnType<typeof createMD5> | undefined} */
+let sharedMd5;
+
+/**
+ * What the kernel signs for a file that goes whole (not multipart): its CRC32C and, below
+ * FORM_POST_MAX_BYTES, its MD5 (base64, as Content-MD5 carries it), for a form POST's
+ * policy. Both from one read.
+ * @param {Blob} blob
+ * @returns {Promise<{checksum: string, md5?: string}>}
+ */
+export async function wholeFileSums(blob) {
+  if (blob.size >= FORM_POST_MAX_BYTES) return { checksum: await crc32cOfBlob(blob) };
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  const [crc, md5] = await Promise.all([sharedHasher ??= createCRC32(CRC32C_POLYNOMIAL), sharedMd5 ??= createMD5()]);
+  crc.init();
+  crc.update(bytes);
+  md5.init();
+  md5.update(bytes);
+  return { checksum: toBase64(crc.digest("binary")), md5: toBase64(md5.digest("binary")) };
 }
 
 /**

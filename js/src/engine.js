@@ -15,12 +15,12 @@ import { holdOnThrottle } from "./throttle.js";
 import { ProgressReporter, RateMeter } from "./progress.js";
 import { DEFAULT_MAX_RESIGNS, DEFAULT_RETRY, describeFailure, failureOf } from "./put.js";
 import { Batcher } from "./batcher.js";
-import { FileQueue, Tally, atLeastOne, first, newFile } from "./ledger.js";
+import { FileQueue, Tally, atLeastOne, byId, first, newFile } from "./ledger.js";
 import { answerEach } from "./kernel.js";
 import { transfer } from "./transfer.js";
 import { holdAfterTransfer, pauseFile, resumeFile } from "./pausing.js";
 import { PendingWork } from "./pending.js";
-import { crc32cOfBlob } from "./checksum.js";
+import { wholeFileSums } from "./checksum.js";
 
 export { kernelApi } from "./kernel.js";
 
@@ -283,8 +283,8 @@ export class UploadEngine {
       this._signer.add(file.id, file);
       return;
     }
-    this._track(() => crc32cOfBlob(file.blob).then(
-      (sum) => { if (!file.stopped) this._signer.add(file.id, Object.assign(file, { checksum: sum })); },
+    this._track(() => wholeFileSums(file.blob).then(
+      (sums) => { if (!file.stopped) this._signer.add(file.id, Object.assign(file, sums)); },
       (err) => { if (!file.stopped) this._fail(file, err); }, // e.g. the file was deleted meanwhile
     ), true);
   }
@@ -294,9 +294,8 @@ export class UploadEngine {
    * @param {EngineFile[]} files
    */
   async _signFiles(files) {
-    const hashed = files.filter((f) => f.checksum);
-    const sums = hashed.length ? Object.fromEntries(hashed.map((f) => [f.id, f.checksum])) : undefined;
-    await answerEach("sign-files", files, () => this.api.signFiles(files.map((f) => f.id), sums), {
+    const ids = files.map((f) => f.id);
+    await answerEach("sign-files", files, () => this.api.signFiles(ids, byId(files, "checksum"), byId(files, "md5")), {
       fail: (file, err) => this._fail(file, err),
       ok: (file, entry) => {
         file.plan = entry.result;

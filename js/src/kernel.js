@@ -44,8 +44,9 @@ import {
  * The kernel, as the engine sees it. Each method sends one request of _protocol.py and
  * resolves with its `result` (or rejects with KernelError / KernelTimeoutError).
  * @typedef {object} Api
- * @property {(ids: string[], checksums?: Record<string, string>) => Promise<{results: SignFileResult[]}>} signFiles
- *            1..MAX_FILES_PER_BATCH distinct ids; `checksums`: the CRC32C of each file that goes as a single PUT
+ * @property {(ids: string[], checksums?: Record<string, string>, md5s?: Record<string, string>) => Promise<{results: SignFileResult[]}>} signFiles
+ *            1..MAX_FILES_PER_BATCH distinct ids; `checksums`: the CRC32C of each file that goes as a single PUT;
+ *            `md5s`: the MD5 of each below FORM_POST_MAX_BYTES (the kernel may sign it as a form POST)
  * @property {(items: CompleteItem[]) => Promise<{results: CompleteFileResult[]}>} completeFiles
  *            1..MAX_FILES_PER_BATCH distinct uploads
  * @property {(id: string, checksum?: string) => Promise<SignPlan>} sign   signs a single PUT again (its URL expired)
@@ -70,7 +71,8 @@ import {
  */
 export function kernelApi(rpc) {
   return {
-    signFiles: (ids, checksums) => rpc.request(SIGN_FILES, { upload_ids: ids, ...(checksums && { checksums }) }),
+    signFiles: (ids, checksums, md5s) =>
+      rpc.request(SIGN_FILES, { upload_ids: ids, ...(checksums && { checksums }), ...(md5s && { md5s }) }),
     completeFiles: (items) => rpc.request(COMPLETE_FILES, { uploads: items }),
     sign: (id, checksum) => rpc.request(SIGN, { upload_id: id, ...(checksum && { checksum }) }),
     signParts: (id, partNumbers, checksums) =>

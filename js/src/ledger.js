@@ -58,6 +58,7 @@ import { StallGroup } from "./stall.js";
  * @property {boolean} admitted            taken from the queue once (a resumed file may be queued twice)
  * @property {import("./protocol.js").Status} pausedFrom  the status it had when paused
  * @property {string} checksum            the whole file's CRC32C ("" until computed; single PUTs only)
+ * @property {string} [md5]               its MD5 (base64), below FORM_POST_MAX_BYTES: a form POST's Content-MD5
  * @property {Map<number, string>} stored  ETag of each part S3 stored (0: the single PUT), kept
  *           across pauses so that a resumed file sends only what is missing
  * @property {StallGroup} stalls           its requests (in flight, and recently stored),
@@ -208,4 +209,16 @@ export function first(set) {
 export function atLeastOne(value) {
   const n = Math.floor(Number(value));
   return Number.isFinite(n) && n >= 1 ? n : 1;
+}
+
+/**
+ * The `field` of each file that has one, by file id (a "sign-files" argument);
+ * undefined when none has.
+ * @param {EngineFile[]} files
+ * @param {"checksum" | "md5"} field
+ * @returns {Record<string, string> | undefined}
+ */
+export function byId(files, field) {
+  const having = files.filter((f) => f[field]);
+  return having.length ? Object.fromEntries(having.map((f) => [f.id, /** @type {string} */ (f[field])])) : undefined;
 }

@@ -27,6 +27,12 @@ export const REQUEST_KINDS = Object.freeze([
 /** Files in one "sign-files" or "complete-files" request, at most. */
 export const MAX_FILES_PER_BATCH = 64;
 
+/**
+ * Files below this size may go as form POSTs (no CORS preflight; _form_post.py): the page
+ * sends their MD5 with "sign-files" too, for the policy's Content-MD5.
+ */
+export const FORM_POST_MAX_BYTES = 1024 * 1024;
+
 /** Notifications: browser -> kernel, never answered. */
 export const PROGRESS = "progress";
 

@@ -252,7 +252,8 @@ export class Stopped extends Error {
 
 /**
  * A signed request as the kernel sends it ("sign" for a single PUT, "sign-parts" for a part).
- * @typedef {{method: string, url: string, headers: Record<string, string>}} SignedRequest
+ * `fields`: a form POST's fields (the file goes after them), for a small file (_form_post.py).
+ * @typedef {{method: string, url: string, headers: Record<string, string>, fields?: Record<string, string>}} SignedRequest
  */
 
 /**
@@ -344,6 +345,7 @@ async function putOnce(job, signed, ctx) {
       url: signed.url,
       method: signed.method,
       headers: signed.headers,
+      fields: signed.fields,
       body: job.body(),
       signal: ctx.signal,
       stallTimeoutMs: ctx.stallTimeoutMs,

@@ -1,7 +1,7 @@
 // @ts-check
 /**
- * This file owns the network in the browser: one HTTP PUT with XMLHttpRequest, and the
- * limit on PUTs in flight at once.
+ * This file owns the network in the browser: one HTTP PUT (or a small file's form POST)
+ * with XMLHttpRequest, and the limit on requests in flight at once.
  *
  * XHR rather than fetch because fetch still has no upload progress in browsers.
  * This is the only module that touches XMLHttpRequest; the engine (engine.js, put.js)
@@ -47,6 +47,9 @@ const TRANSPORT_MESSAGES = {
  * @property {string} url
  * @property {string} [method]                  default "PUT"
  * @property {Record<string, string>} [headers] the signed headers, sent as they are
+ * @property {Record<string, string>} [fields]  a form POST's fields: `body` goes as its
+ *           last field, "file"; no header and no upload listener, so the POST stays a CORS
+ *           "simple" request (no preflight) and its progress is known only at the end
  * @property {Blob} body
  * @property {(loaded: number) => void} [onProgress] bytes of `body` sent so far
  * @property {AbortSignal} [signal]
@@ -103,7 +106,7 @@ export function makeXhrTransport(options = {}) {
  * @returns {Promise<PutResult>}
  */
 function xhrPut(request, env) {
-  const { url, method = "PUT", headers = {}, body, onProgress, signal, stallTimeoutMs = 0, stallGroup } = request;
+  const { url, method = "PUT", headers = {}, fields, body, onProgress, signal, stallTimeoutMs = 0, stallGroup } = request;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new TransportError("aborted"));
     const Xhr = env.XHR ?? globalThis.XMLHttpRequest;
@@ -160,16 +163,19 @@ function xhrPut(request, env) {
     for (const [name, value] of Object.entries(headers)) {
       if (!FORBIDDEN_HEADERS.has(name.toLowerCase())) xhr.setRequestHeader(name, value);
     }
-    xhr.upload.onprogress = (/** @type {ProgressEvent} */ e) => {
-      touch();
-      if (onProgress && !settled) onProgress(e.loaded);
-    };
+    if (!fields) {
+      xhr.upload.onprogress = (/** @type {ProgressEvent} */ e) => {
+        touch();
+        if (onProgress && !settled) onProgress(e.loaded);
+      };
+    }
     xhr.onprogress = touch; // the response arriving counts as progress too
     xhr.onreadystatechange = touch;
     xhr.onload = () => settle(() => {
       // Status 0 after load: the browser blocked the answer (CORS) or the connection broke.
       if (!xhr.status) return reject(new TransportError("network"));
       const ok = xhr.status >= 200 && xhr.status < 300;
+      if (ok && fields && onProgress) onProgress(body.size);
       resolve({
         status: xhr.status,
         etag: xhr.getResponseHeader("ETag"),
@@ -182,8 +188,21 @@ function xhrPut(request, env) {
     signal?.addEventListener("abort", onAbort);
     const limit = stallTimeoutMs > 0 ? stallTimeoutMs : Infinity;
     if (limit < Infinity || member) armStallTimer(member ? Math.min(limit, STALL_CHECK_MS) : limit);
-    xhr.send(body);
+    xhr.send(fields ? formOf(fields, body) : body);
   });
+}
+
+/**
+ * A form POST's body: the policy's fields, then the file (S3 ignores any field after
+ * it). The part's filename is a constant: the key comes from the signed "key" field.
+ * @param {Record<string, string>} fields
+ * @param {Blob} body
+ */
+function formOf(fields, body) {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  form.append("file", body, "file");
+  return form;
 }
 
 /** The transport the widget uses in the browser. */

@@ -1,8 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  CHECKSUM_ALGORITHM, CHECKSUM_HEADER, CRC32C_POLYNOMIAL, DEFAULT_CHUNK_SIZE, crc32cOfBlob, toBase64,
+  CHECKSUM_ALGORITHM, CHECKSUM_HEADER, CRC32C_POLYNOMIAL, DEFAULT_CHUNK_SIZE, crc32cOfBlob, toBase64, wholeFileSums,
 } from "../src/checksum.js";
+import { FORM_POST_MAX_BYTES } from "../src/protocol.js";
 
 /** A bit-at-a-time CRC32C written here, to check hash-wasm against something else. */
 function referenceCrc32c(bytes) {
@@ -151,4 +152,15 @@ test("toBase64 is standard base64", () => {
   assert.equal(toBase64(new Uint8Array([0xe3, 0x06, 0x92, 0x83])), "4waSgw==");
   const all = Uint8Array.from({ length: 256 }, (_, i) => i);
   assert.equal(toBase64(all), Buffer.from(all).toString("base64"));
+});
+
+test("wholeFileSums: CRC32C and, below FORM_POST_MAX_BYTES, the MD5 as Content-MD5 carries it", async () => {
+  const digits = new Blob(["123456789"]);
+  // MD5("123456789") = 25f9e794323b453885f5181f1b624d0b (RFC 1321's algorithm; Python's hashlib agrees)
+  assert.deepEqual(await wholeFileSums(digits), { checksum: "4waSgw==", md5: "JfnnlDI7RTiF9RgfG2JNCw==" });
+  assert.deepEqual(await wholeFileSums(new Blob([])), { checksum: "AAAAAA==", md5: "1B2M2Y8AsgTpgAmY7PhCfg==" });
+  const big = new Blob([new Uint8Array(FORM_POST_MAX_BYTES)]);
+  assert.deepEqual(await wholeFileSums(big), { checksum: await crc32cOfBlob(big) });
+  // The shared hashers start afresh for each file.
+  assert.deepEqual(await wholeFileSums(digits), { checksum: "4waSgw==", md5: "JfnnlDI7RTiF9RgfG2JNCw==" });
 });

@@ -2,7 +2,8 @@
 // so that S3 can refuse bytes that changed on the way.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { crc32cOfBlob } from "../src/checksum.js";
+import { crc32cOfBlob, wholeFileSums } from "../src/checksum.js";
+import { FORM_POST_MAX_BYTES } from "../src/protocol.js";
 import { FakeTransport, fakeApi, makeEngine, multipartPlan } from "./engine-fakes.js";
 
 /** Seeded bytes: a part sent in the wrong place would not have the same CRC. */
@@ -21,8 +22,9 @@ function recordingApi(options) {
   const api = fakeApi(options);
   const seen = { files: [], parts: [] };
   const { signFiles, signParts, sign } = api;
-  api.signFiles = (ids, checksums) => {
+  api.signFiles = (ids, checksums, md5s) => {
     seen.files.push(checksums);
+    seen.md5s = [...(seen.md5s ?? []), md5s];
     return signFiles(ids);
   };
   api.signParts = (id, numbers, checksums) => {
@@ -45,6 +47,23 @@ test("a single PUT is signed with the file's CRC32C", async () => {
   await engine.whenIdle();
   assert.equal(engine.state("u1").status, "done");
   assert.deepEqual(seen.files, [{ u1: await crc32cOfBlob(blob) }]);
+});
+
+test("a file below FORM_POST_MAX_BYTES is signed with its MD5 too (a form POST's Content-MD5)", async () => {
+  const transport = new FakeTransport();
+  const { api, seen } = recordingApi({ transport });
+  const threshold = FORM_POST_MAX_BYTES + 100;
+  const engine = makeEngine({ api, transport, checksum: "CRC32C", multipartThreshold: threshold });
+  const small = blobOfRandom(FORM_POST_MAX_BYTES - 1, 2);
+  const large = blobOfRandom(FORM_POST_MAX_BYTES, 3);
+  engine.add("small", small);
+  await engine.whenIdle();
+  engine.add("large", large);
+  await engine.whenIdle();
+  const { md5 } = await wholeFileSums(small);
+  assert.match(md5, /^[A-Za-z0-9+/]{22}==$/);
+  assert.deepEqual(seen.md5s, [{ small: md5 }, undefined]);
+  assert.deepEqual(seen.files, [{ small: await crc32cOfBlob(small) }, { large: await crc32cOfBlob(large) }]);
 });
 
 test("with checksums off, or for a file that goes multipart, no whole-file CRC is computed", async () => {

@@ -126,6 +126,37 @@ test("reports upload progress and the error body of a refusal", async () => {
   assert.equal(xhr().method, "PUT", "PUT by default");
 });
 
+test("a form POST: the fields, then the file last; no header, no upload listener, progress at the end", async () => {
+  const { transport, xhr } = setup();
+  const seen = [];
+  const fields = { "Content-Type": "text/plain", key: "k/a.txt", policy: "eyJ9", "x-amz-signature": "abc" };
+  const post = transport.put({ url: "https://s3.test/bucket", method: "POST", headers: {}, fields, body, onProgress: (n) => seen.push(n) });
+  assert.equal(xhr().method, "POST");
+  assert.deepEqual(xhr().headers, {});
+  // A listener on xhr.upload would make the request "non-simple": a preflight per file.
+  assert.deepEqual(Object.keys(xhr().upload), []);
+  assert.ok(xhr().body instanceof FormData);
+  const entries = [...xhr().body.entries()];
+  assert.deepEqual(entries.slice(0, -1), Object.entries(fields));
+  const [name, file] = entries.at(-1);
+  assert.equal(name, "file");
+  assert.equal(await file.text(), "hello");
+  assert.deepEqual(seen, []);
+  xhr().respond(204, { etag: '"5d41"' });
+  assert.deepEqual(await post, { status: 204, etag: '"5d41"', body: "" });
+  assert.deepEqual(seen, [5]);
+});
+
+test("a refused form POST reports no bytes and gives S3's words", async () => {
+  const { transport, xhr } = setup();
+  const seen = [];
+  const post = transport.put({ url: "https://s3.test/bucket", method: "POST", fields: { key: "k" }, body, onProgress: (n) => seen.push(n) });
+  const refusal = "<Error><Code>AccessDenied</Code><Message>Invalid according to Policy</Message></Error>";
+  xhr().respond(403, { body: refusal });
+  assert.deepEqual(await post, { status: 403, etag: null, body: refusal });
+  assert.deepEqual(seen, []);
+});
+
 test("status 0 and onerror are network errors", async () => {
   const { transport, xhr } = setup();
   const first = transport.put({ url: "u", body });
