@@ -65,12 +65,16 @@ def _max_overlap(intervals: list[tuple[float, float]]) -> int:
     return best
 
 
+BODY_METHODS = ("PUT", "POST")
+
+
 def summarize(log: list, profile: dict, *, t0: float | None = None, hosts: int = 1) -> dict:
     """The figures of one run from the proxy records of its requests (``log``: copies,
     refused ones included; ``t0``: the pick, monotonic)."""
     log = [r for r in log if not r.outcome.startswith("refused")]
     rtt = profile.get("rtt") or 0.0
-    puts = [r for r in log if r.method == "PUT" and r.first_body_byte is not None]
+    # "PUTs" are every request that carries a file's bytes: PUTs and form POSTs.
+    puts = [r for r in log if r.method in BODY_METHODS and r.first_body_byte is not None]
     preflights = [r for r in log if r.method == "OPTIONS"]
     out: dict = {
         "requests": len(log),
@@ -107,7 +111,7 @@ def summarize(log: list, profile: dict, *, t0: float | None = None, hosts: int =
     for rs in on_conn.values():
         rs.sort(key=lambda r: r.started)
         turnaround += [b.started - a.ended for a, b in itertools.pairwise(rs)
-                       if a.method == "PUT" and a.ended]  # fmt: skip
+                       if a.method in BODY_METHODS and a.ended]  # fmt: skip
     to_put = [r.started - options_by_path[r.path].ended for r in puts
               if r.path in options_by_path and options_by_path[r.path].ended]  # fmt: skip
     goodput = body * 8 / window if window > 0 else None

@@ -18,6 +18,7 @@ browser and get no answer either.
 
 from __future__ import annotations
 
+from ._form_post import FORM_POST_MAX_BYTES
 from ._values import clean_text, is_int
 
 # --- Requests: browser -> kernel, each answered with "<kind>-response" -----------------
@@ -41,6 +42,9 @@ SIGN = "sign"
 """args: {upload_id: str, checksum: str} (the file's CRC32C, base64, when the widget's
 `checksum` is on and the file goes as a single PUT; signed, so S3 checks the bytes).
 result, single PUT: {mode: "single", method: "PUT", url: str, headers: {str: str}}.
+result, form POST (a file below FORM_POST_MAX_BYTES, see _form_post): {mode: "single",
+method: "POST", url: str, headers: {}, fields: {str: str}}: the page sends the fields,
+then the file as the last field "file", with no header of its own.
 result, multipart: {mode: "multipart", part_size: int, part_count: int, checksum?: str}
 (checksum: "CRC32C" when each part's SIGN_PARTS must carry its checksum)."""
 
@@ -64,8 +68,10 @@ CANCEL = "cancel"
 """args: {upload_id: str}. result: {record}: status "cancelled"; multipart aborted."""
 
 SIGN_FILES = "sign-files"
-"""args: {upload_ids: [str], checksums: {upload_id: str}}: 1 to MAX_FILES_PER_BATCH
-distinct ids, each as for SIGN (checksums: of the files that go as single PUTs).
+"""args: {upload_ids: [str], checksums: {upload_id: str}, md5s: {upload_id: str}}: 1 to
+MAX_FILES_PER_BATCH distinct ids, each as for SIGN (checksums: of the files that go as
+single PUTs; md5s: the MD5, base64, of those below FORM_POST_MAX_BYTES, which the kernel
+may sign as form POSTs with that Content-MD5).
 result: {results: [{upload_id, ok: true, result: <SIGN result>} |
 {upload_id, ok: false, error: {code, message, hint}}]}, one per id in order. A file
 that fails ends as if its own SIGN had failed; the others go on."""

@@ -95,6 +95,13 @@ def test_the_batch_limit_is_the_same():
     assert int(found.group(1)) == P.MAX_FILES_PER_BATCH
 
 
+def test_the_form_post_limit_is_the_same():
+    source = PROTOCOL_JS.read_text(encoding="utf-8")
+    found = re.search(r"^export const FORM_POST_MAX_BYTES = 1024 \* 1024;", source, re.M)
+    assert found, "js/src/protocol.js does not export FORM_POST_MAX_BYTES = 1024 * 1024"
+    assert P.FORM_POST_MAX_BYTES == 1024 * 1024
+
+
 def test_every_python_kind_is_mirrored():
     """A kind defined in Python only (a new constant) fails here."""
     python_kinds = {
