@@ -240,11 +240,19 @@ def widget_run(ctx: Ctx, files: list, cfg: dict, label: str) -> dict:
         nb.exec(f"link_watch({str(progress)!r}, {len(files)})")
         ctx.proxy.clear()
         profiler = _start_profile(nb.page)
+        nb.page.evaluate("performance.clearResourceTimings(); performance.setResourceTimingBufferSize(100000)")
         cpu0 = cpu_snapshot(ctx)
         t0, m0 = time.time(), time.monotonic()
         widget.locator(".s3uw-input").set_input_files([str(p) for p in files])
         out["progress"] = _wait_progress(nb.page, progress, len(files), ctx.timeout)
         _stop_profile(profiler, label)
+        if os.environ.get("S3UW_PROFILE"):  # when each request of the page started and ended
+            timings = nb.page.evaluate(
+                "performance.getEntriesByType('resource').filter(e => e.initiatorType === "
+                "'xmlhttprequest').map(e => e.toJSON())"
+            )
+            name = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")
+            (Path(os.environ["S3UW_PROFILE"]) / f"{name}.timing.json").write_text(json.dumps(timings))
         cpu1 = cpu_snapshot(ctx)
         state = nb.eval_json(f"link_state({bucket!r})", timeout=60)
         out["module"] = state["module"]

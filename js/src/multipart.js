@@ -146,7 +146,10 @@ export class PartSigner {
     if (!(n >= 1 && n <= this.partCount)) throw new RangeError(`No part ${n} in 1..${this.partCount}.`);
     const at = this.place.get(n);
     if (at === undefined) throw new Error(`Part ${n} is stored already.`);
-    while (this.frontier <= at) this._requestBatch();
+    // The very first part is signed alone: its bytes can leave while the rest of the first
+    // round is still being hashed (on a link one connection can fill, that is the whole
+    // head start; the next batch is asked for at once, below).
+    while (this.frontier <= at) this._requestBatch(this.frontier === 0 ? 1 : this.batchSize);
     const ahead = this.frontier - 1 - at;
     if (ahead < Math.ceil(this.batchSize / 2) && this.frontier < this.order.length) this._requestBatch();
     const signed = this.signed.get(n);
@@ -173,8 +176,9 @@ export class PartSigner {
     this.signed.delete(n);
   }
 
-  _requestBatch() {
-    const numbers = this.order.slice(this.frontier, this.frontier + this.batchSize);
+  /** @param {number} [size] */
+  _requestBatch(size = this.batchSize) {
+    const numbers = this.order.slice(this.frontier, this.frontier + size);
     this.frontier += numbers.length;
     const batch = this.signParts(numbers);
     for (const n of numbers) this.signed.set(n, this._track(batch.then((result) => pick(result, n))));

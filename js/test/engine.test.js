@@ -89,7 +89,8 @@ test("multipart: 10 parts, at most 3 in flight, signed lazily in small batches",
   assert.deepEqual(batches.flatMap((b) => b.partNumbers).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   for (const { partNumbers, sentBefore } of batches) {
     const ahead = Math.max(...partNumbers) - sentBefore;
-    assert.ok(ahead <= 3 + 3, `part ${Math.max(...partNumbers)} signed with only ${sentBefore} PUTs sent`);
+    // 3 in flight, half a batch and a batch ahead; the first part was signed alone.
+    assert.ok(ahead <= 3 + 3 + 1, `part ${Math.max(...partNumbers)} signed with only ${sentBefore} PUTs sent`);
   }
   // Complete gets every ETag, in part order.
   const { parts } = api.calls.complete[0].payload;
@@ -119,7 +120,8 @@ test("signBatchSize sets the batch size", async () => {
   const { api } = await runOne({
     size: 100, plan: multipartPlan(100, 10), engineOptions: { concurrency: 2, signBatchSize: 5 },
   });
-  assert.deepEqual(api.calls.signParts.map((b) => b.partNumbers), [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]);
+  // The first part alone (its bytes leave while the others hash), then batches of 5.
+  assert.deepEqual(api.calls.signParts.map((b) => b.partNumbers), [[1], [2, 3, 4, 5, 6], [7, 8, 9, 10]]);
 });
 
 test("a part failing with 503 twice is retried alone, with backoff; its siblings wait too", async () => {
