@@ -221,10 +221,12 @@ def verdicts(name: str, runs: list[dict]) -> list[str]:
     uppy = next((v for v in m.values() if v["kind"] == "uppy"), None)
     if not widgets:
         return []
-    default = widgets.get("widget defaults")
+    # "widget defaults (...)": the defaults, with what they resolve to said in the label.
+    default_label = next((k for k in widgets if k.startswith("widget defaults")), "")
+    default = widgets.get(default_label)
     best_label = max(widgets, key=lambda k: widgets[k]["mib_s"])
     best = widgets[best_label]
-    pairs = [("widget defaults", default)] + ([(best_label, best)] if best is not default else [])
+    pairs = [(default_label, default)] + ([(best_label, best)] if best is not default else [])
     if name == "loopback":
         return checksum_cpu(runs)
     lines = [f"- Best widget settings here: **{best_label}**, {best['mib_s']:.1f} MiB/s "
