@@ -240,7 +240,9 @@ def widget_run(ctx: Ctx, files: list, cfg: dict, label: str) -> dict:
         nb.exec(f"link_watch({str(progress)!r}, {len(files)})")
         ctx.proxy.clear()
         profiler = _start_profile(nb.page)
-        nb.page.evaluate("performance.clearResourceTimings(); performance.setResourceTimingBufferSize(100000)")
+        nb.page.evaluate(
+            "performance.clearResourceTimings(); performance.setResourceTimingBufferSize(1e5)"
+        )
         cpu0 = cpu_snapshot(ctx)
         t0, m0 = time.time(), time.monotonic()
         widget.locator(".s3uw-input").set_input_files([str(p) for p in files])
@@ -252,7 +254,8 @@ def widget_run(ctx: Ctx, files: list, cfg: dict, label: str) -> dict:
                 "'xmlhttprequest').map(e => e.toJSON())"
             )
             name = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")
-            (Path(os.environ["S3UW_PROFILE"]) / f"{name}.timing.json").write_text(json.dumps(timings))
+            timing = Path(os.environ["S3UW_PROFILE"]) / f"{name}.timing.json"
+            timing.write_text(json.dumps(timings))
         cpu1 = cpu_snapshot(ctx)
         state = nb.eval_json(f"link_state({bucket!r})", timeout=60)
         out["module"] = state["module"]

@@ -18,7 +18,7 @@ browser and get no answer either.
 
 from __future__ import annotations
 
-from ._form_post import FORM_POST_MAX_BYTES
+from ._form_post import FORM_POST_MAX_BYTES  # noqa: F401  (the vocabulary: mirrored in protocol.js)
 from ._values import clean_text, is_int
 
 # --- Requests: browser -> kernel, each answered with "<kind>-response" -----------------
