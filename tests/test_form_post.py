@@ -182,6 +182,9 @@ def test_the_policy_pins_key_length_type_options_and_md5(verifying_s3):
     assert longer.status_code == 400 and b"EntityTooLarge" in longer.content
     retyped = {**signed, "fields": {**signed["fields"], "Content-Type": "text/html"}}
     assert post(retyped, data).status_code == 403
+    # A field the policy does not name (here a public ACL) is refused too.
+    public = {**signed, "fields": {**signed["fields"], "acl": "public-read"}}
+    assert post(public, data).status_code == 403
     assert not verifying_s3.list_objects_v2(Bucket=BUCKET).get("Contents")
     # The form as signed is stored, and the page can read the answer (CORS) and its ETag.
     answer = post(signed, data)
