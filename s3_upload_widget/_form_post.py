@@ -14,8 +14,8 @@ this way only when no other upload can want its key: ``overwrite`` is on, or eac
 
 from __future__ import annotations
 
-import base64
 import re
+import string
 from typing import Any
 
 from ._errors import UploadError
@@ -25,11 +25,6 @@ FORM_POST_MAX_BYTES = 1024 * 1024
 """Files below this size may go as form POSTs (mirror: js/src/protocol.js). Their
 answer is awaited without upload progress events (a listener on ``xhr.upload`` makes the
 request non-simple again), so they stay small enough to be sent in about a round trip."""
-
-FORM_POSTS = ("auto", True, False)
-"""Values of the widget's ``form_posts`` option. "auto": on for AWS's S3 endpoints and
-for LocalS3's server, off for other S3-compatible servers, which may answer a POST
-without CORS headers (moto on its own) or ignore its policy (s3rver)."""
 
 # ExtraArgs headers and the form fields S3's POST Object reads them from. A file whose
 # options need any other header (tagging, bucket keys) goes as a PUT.
@@ -45,7 +40,10 @@ _FORM_FIELDS = {
 
 
 def check_form_posts(value: object) -> bool | str:
-    """The ``form_posts`` option's rule: "auto", True or False (ValueError otherwise)."""
+    """The ``form_posts`` option's rule: "auto", True or False (ValueError otherwise).
+    "auto" is on for AWS's S3 endpoints and LocalS3's server, off for other S3-compatible
+    servers, which may answer a POST without CORS headers (moto on its own) or ignore its
+    policy (s3rver): `resolve_form_posts`."""
     if value is True or value is False or value == "auto":
         return value  # type: ignore[return-value]
     raise ValueError(
@@ -55,7 +53,7 @@ def check_form_posts(value: object) -> bool | str:
     )
 
 
-_MD5 = re.compile(r"[A-Za-z0-9+/]{22}==")
+_MD5 = re.compile(r"[A-Za-z0-9+/]{22}==")  # base64 of 16 bytes, as Content-MD5 carries it
 
 
 def form_fields(headers: dict[str, str]) -> dict[str, str] | None:
@@ -78,13 +76,17 @@ def keys_are_private(key_template: Any, overwrite: bool) -> bool:
     without ``If-None-Match`` nothing else would stop a POST replacing an object."""
     if overwrite:
         return True
-    return isinstance(key_template, str) and ("{batch}" in key_template or "{uuid}" in key_template)
+    if not isinstance(key_template, str):
+        return False  # a function's keys are unknown until it runs
+    # Parsed, not searched: "{{batch}}" is the literal text "{batch}", the same for all.
+    names = {name for _, name, _, _ in string.Formatter().parse(key_template) if name}
+    return bool(names & {"batch", "uuid"})
 
 
 def read_md5(value: object, what: str) -> str:
     """The MD5 the page computed for ``what``, as ``Content-MD5`` carries it (base64 of 16
     bytes); ``UploadError("bad-request")`` for anything else."""
-    if isinstance(value, str) and _MD5.fullmatch(value) and len(base64.b64decode(value)) == 16:
+    if isinstance(value, str) and _MD5.fullmatch(value):
         return value
     raise UploadError(
         "bad-request",
@@ -122,7 +124,7 @@ def presign_post(
 _SERVERS_ANSWERING_POSTS: set[str] = set()
 
 
-def answers_form_posts(endpoint_url: str) -> None:
+def register_post_server(endpoint_url: str) -> None:
     """Record that the S3 at ``endpoint_url`` answers a browser's form POST with CORS
     headers and its ETag (LocalS3 makes its moto server do so), for ``form_posts="auto"``."""
     _SERVERS_ANSWERING_POSTS.add(endpoint_url.rstrip("/"))
@@ -130,7 +132,7 @@ def answers_form_posts(endpoint_url: str) -> None:
 
 def posts_by_default(client: Any) -> bool:
     """What ``form_posts="auto"`` means for ``client``: AWS's own S3, or a server known to
-    answer form POSTs (`answers_form_posts`)."""
+    answer form POSTs (`register_post_server`)."""
     from ._client import is_aws_endpoint
 
     endpoint = (client.meta.endpoint_url or "").rstrip("/")

@@ -32,7 +32,7 @@ from typing import Any
 from . import _readers
 from ._client import error_code
 from ._cors import configure_cors, validate_origin
-from ._form_post import answers_form_posts
+from ._form_post import register_post_server
 from ._moto_fixes import answer_form_posts, disable_global_cors
 
 __all__ = [
@@ -149,7 +149,7 @@ def start_moto_server(port: int = 0) -> tuple[Any, str]:
     except BaseException:
         stop_moto_server(server)
         raise
-    answers_form_posts(f"http://{host}:{real_port}")
+    register_post_server(f"http://{host}:{real_port}")
     return server, f"http://{host}:{real_port}"
 
 

@@ -261,20 +261,18 @@ class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
         upload.signatures[1] = count
         upload.signed_at = verify.SignedAt.now()
         record = upload.record
-        if upload.form is not None:
-            signed = self._get_signer().presign_post(
-                record["key"], size=record["size"], content_type=record["content_type"],
-                fields=upload.form, content_md5=upload.content_md5,
+        signer, key, size = self._get_signer(), record["key"], record["size"]
+        if upload.form is not None:  # a form POST (_form_post): its policy holds the options
+            signed = signer.presign_post(
+                key, size=size, content_type=record["content_type"], fields=upload.form,
+                content_md5=upload.content_md5,
             )  # fmt: skip
-            return {"mode": "single", **signed.as_dict()}
-        signed = self._get_signer().presign_put(
-            record["key"],
-            size=record["size"],
-            content_type=record["content_type"],
-            overwrite=self.options.overwrite,
-            extra_args=upload.extra_args,
-            checksum=upload.checksum,
-        )
+        else:
+            signed = signer.presign_put(
+                key, size=size, content_type=record["content_type"],
+                overwrite=self.options.overwrite, extra_args=upload.extra_args,
+                checksum=upload.checksum,
+            )  # fmt: skip
         return {"mode": "single", **signed.as_dict()}
 
     def _plan_form_post(self, upload: Upload, md5: object) -> None:

@@ -69,6 +69,9 @@ def test_only_keys_no_other_upload_can_want_go_without_if_none_match():
     assert keys_are_private("{prefix}{uuid}-{filename}", overwrite=False)
     assert not keys_are_private("{prefix}{filename}", overwrite=False)
     assert not keys_are_private(lambda fields: "x", overwrite=False)
+    # Escaped braces are literal text: every pick would get the same key.
+    assert not keys_are_private("{prefix}{{batch}}/{filename}", overwrite=False)
+    assert keys_are_private("{prefix}{{x}}{batch}/{filename}", overwrite=False)
 
 
 @pytest.mark.parametrize("bad", [None, "", "abc", "A" * 24, "!" * 22 + "==", 5])
