@@ -19,12 +19,12 @@ import string
 from typing import Any
 
 from ._errors import UploadError
+from ._protocol import FORM_POST_MAX_BYTES
 from ._extra_args import headers_for, normalize_extra_args
 
-FORM_POST_MAX_BYTES = 1024 * 1024
-"""Files below this size may go as form POSTs (mirror: js/src/protocol.js). Their
-answer is awaited without upload progress events (a listener on ``xhr.upload`` makes the
-request non-simple again), so they stay small enough to be sent in about a round trip."""
+# FORM_POST_MAX_BYTES (the protocol's, shared with the page): a form POST's answer is
+# awaited without upload progress events (a listener on ``xhr.upload`` makes the request
+# non-simple again), so the files stay small enough to be sent in about a round trip.
 
 # ExtraArgs headers and the form fields S3's POST Object reads them from. A file whose
 # options need any other header (tagging, bucket keys) goes as a PUT.

@@ -18,7 +18,6 @@ browser and get no answer either.
 
 from __future__ import annotations
 
-from ._form_post import FORM_POST_MAX_BYTES  # noqa: F401  (the vocabulary: mirrored in protocol.js)
 from ._values import clean_text, is_int
 
 # --- Requests: browser -> kernel, each answered with "<kind>-response" -----------------
@@ -111,6 +110,10 @@ REQUEST_KINDS = frozenset(
 MAX_FILES_PER_BATCH = 64
 """Files in one SIGN_FILES or COMPLETE_FILES request: enough to amortise a kernel round
 trip over many small files, few enough that one answer never holds the page for long."""
+
+FORM_POST_MAX_BYTES = 1024 * 1024
+"""Files below this size may go as form POSTs (_form_post.py; mirror: js/src/protocol.js):
+the page sends their MD5 with SIGN_FILES too, for the policy's Content-MD5."""
 
 # --- Notifications: browser -> kernel, never answered -------------------------------
 
