@@ -19,8 +19,8 @@ import string
 from typing import Any
 
 from ._errors import UploadError
-from ._protocol import FORM_POST_MAX_BYTES
 from ._extra_args import headers_for, normalize_extra_args
+from ._protocol import FORM_POST_MAX_BYTES
 
 # FORM_POST_MAX_BYTES (the protocol's, shared with the page): a form POST's answer is
 # awaited without upload progress events (a listener on ``xhr.upload`` makes the request
