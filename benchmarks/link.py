@@ -21,6 +21,13 @@ Everything on 127.0.0.0/8: moto (its own process, also at 127.0.0.2..8 for the
 multi-host runs), JupyterLab and the pages at localhost (not proxied), headless Chromium
 sending 127.0.0.x through the proxy. Writes results_link.json and link.md (in --out,
 default benchmarks/); what each column means: link.md.
+
+Profiling the widget's runs (into a folder, one file set per run label):
+``S3UW_PROFILE=dir`` writes the page's JavaScript CPU profile (``.cpuprofile``; it slows
+the page by half or more), its XHR resource timings (``.timing.json``) and, per XHR,
+when the page called ``send()`` and when its ``loadend`` ran (``.timing.lag.json``: set
+against the timings' ``responseEnd``, the page's own delay); add ``S3UW_PROFILE_CPU=0``
+to skip the CPU profile, or ``S3UW_TRACE=1`` for a Chromium trace (layout, paint) instead.
 """
 
 from __future__ import annotations

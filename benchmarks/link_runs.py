@@ -243,6 +243,8 @@ def widget_run(ctx: Ctx, files: list, cfg: dict, label: str) -> dict:
         nb.page.evaluate(
             "performance.clearResourceTimings(); performance.setResourceTimingBufferSize(1e5)"
         )
+        if os.environ.get("S3UW_PROFILE"):
+            nb.page.evaluate(XHR_LAG_JS)
         cpu0 = cpu_snapshot(ctx)
         t0, m0 = time.time(), time.monotonic()
         widget.locator(".s3uw-input").set_input_files([str(p) for p in files])
@@ -256,6 +258,8 @@ def widget_run(ctx: Ctx, files: list, cfg: dict, label: str) -> dict:
             name = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")
             timing = Path(os.environ["S3UW_PROFILE"]) / f"{name}.timing.json"
             timing.write_text(json.dumps(timings))
+            lag = nb.page.evaluate("window.__xhrLag || []")
+            timing.with_suffix(".lag.json").write_text(json.dumps(lag))
         cpu1 = cpu_snapshot(ctx)
         state = nb.eval_json(f"link_state({bucket!r})", timeout=60)
         out["module"] = state["module"]
@@ -358,9 +362,30 @@ def curl_run(ctx: Ctx, files: list, parallel: int = 1, label: str | None = None)
     return out
 
 
+# When the page called send() and when its load event ran, by URL: set against the
+# resource timings (when the network stack sent and received), the gaps are the page's.
+XHR_LAG_JS = """(() => {
+  const lag = (window.__xhrLag = []);
+  const open = XMLHttpRequest.prototype.open, send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.open = function (m, url, ...rest) {
+    this.__lag = { url: String(url), method: m };
+    return open.call(this, m, url, ...rest);
+  };
+  XMLHttpRequest.prototype.send = function (...args) {
+    const e = this.__lag;
+    if (e) {
+      e.send = performance.now();
+      lag.push(e);
+      this.addEventListener("loadend", () => { e.loadend = performance.now(); });
+    }
+    return send.apply(this, args);
+  };
+})()"""
+
+
 def _start_profile(page):
     """With S3UW_PROFILE=folder: the page's JavaScript CPU profile of the run (CDP)."""
-    if not os.environ.get("S3UW_PROFILE"):
+    if not os.environ.get("S3UW_PROFILE") or os.environ.get("S3UW_PROFILE_CPU") == "0":
         return None
     if os.environ.get("S3UW_TRACE"):  # a Chromium trace instead: style, layout, paint...
         page.context.browser.start_tracing(page=page, categories=["devtools.timeline"])

@@ -9,7 +9,7 @@
  * with fakes. Contract: docs/ARCHITECTURE.md.
  */
 import { KernelError, MAX_FILES_PER_BATCH } from "./protocol.js";
-import { limitRequests } from "./transport.js";
+import { BROWSER_CONNECTIONS_PER_HOST, limitRequests, mayMove } from "./in-flight.js";
 import { rideOutages } from "./network.js";
 import { holdOnThrottle } from "./throttle.js";
 import { ProgressReporter, RateMeter } from "./progress.js";
@@ -48,6 +48,8 @@ export const DEFAULT_SIGN_AHEAD_BYTES = 32 * 1024 * 1024;
  * @property {number} [concurrency]        parts in flight per file (6)
  * @property {number} [parallelFiles]      files whose bytes move at once (6)
  * @property {number} [maxRequests]        PUTs in flight over all files to one host name
+ * @property {boolean} [queueAhead]         small files' requests may also wait inside the
+ *           browser (in-flight.js); only when maxRequests is the browser's own limit
  *                                         (6: a browser's connections per host)
  * @property {number} [batchSize]          files per "sign-files" / "complete-files" (64)
  * @property {number} [batchesInFlight]    requests of each of those kinds out at once (2)
@@ -87,7 +89,9 @@ export class UploadEngine {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     // Every PUT: one limiter, a pause while S3 asks its host to slow down, outages ridden out.
     const held = holdOnThrottle(rideOutages(options.transport, options.network), this);
-    this.transport = limitRequests(held, Math.max(1, options.maxRequests ?? 6));
+    this.queueAhead = options.queueAhead ?? false; // read per file: the widget may change it
+    const maxRequests = Math.max(1, options.maxRequests ?? BROWSER_CONNECTIONS_PER_HOST);
+    this.transport = limitRequests(held, maxRequests, { queueAhead: maxRequests === BROWSER_CONNECTIONS_PER_HOST, now: this.now });
     /** @type {Map<string, EngineFile>} in order of add */
     this._files = new Map();
     /** queued files, in order of add */
@@ -159,10 +163,7 @@ export class UploadEngine {
     return true;
   }
 
-  /**
-   * Cancel every file that is not finished; waiting ones first, so none starts.
-   * @param {{notify?: boolean}} [options] as for cancel()
-   */
+  /** Cancel every unfinished file, waiting ones first (none starts). @param {{notify?: boolean}} [options] */
   cancelAll(options) {
     for (const file of [...this._queue, ...this._ahead, ...this._files.values()]) this.cancel(file.id, options);
   }
@@ -184,10 +185,7 @@ export class UploadEngine {
     return [...this._files.keys()].filter((id) => (paused ? this.pause(id) : this.resume(id))).length;
   }
 
-  /**
-   * @param {string} id
-   * @returns {FileState | undefined} a copy
-   */
+  /** A copy of a file's state. @param {string} id @returns {FileState | undefined} */
   state(id) {
     const file = this._files.get(id);
     return file && { ...file.state };
@@ -203,10 +201,7 @@ export class UploadEngine {
     for (const file of [...this._files.values()]) if (file.stopped) this._forget(file);
   }
 
-  /**
-   * Forget one finished file (its record was removed). False when it is not finished.
-   * @param {string} id
-   */
+  /** Forget one finished file (its record was removed); false when unfinished. @param {string} id */
   forget(id) {
     const file = this._files.get(id);
     if (!file?.stopped) return false;
@@ -237,7 +232,7 @@ export class UploadEngine {
     try {
       do {
         this._pumpAgain = false;
-        for (let file = first(this._ready); file && this._moving.size < this._parallelFiles; file = first(this._ready)) {
+        for (let file = first(this._ready); file && this._mayMove(file); file = first(this._ready)) {
           this._ready.delete(file);
           this._leaveAhead(file);
           if (file.paused) {
@@ -259,6 +254,12 @@ export class UploadEngine {
     } finally {
       this._pumping = false;
     }
+  }
+
+  /** @param {EngineFile} file */
+  _mayMove(file) {
+    const kind = (/** @type {EngineFile} */ f) => ({ size: f.blob.size, single: f.plan?.mode !== "multipart" });
+    return mayMove(kind(file), [...this._moving].map(kind), { parallelFiles: this._parallelFiles, queueAhead: this.queueAhead });
   }
 
   /** @param {EngineFile} file */

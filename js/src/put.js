@@ -347,6 +347,7 @@ async function putOnce(job, signed, ctx) {
       headers: signed.headers,
       fields: signed.fields,
       body: job.body(),
+      wholeFile: job.partNumber === null,
       signal: ctx.signal,
       stallTimeoutMs: ctx.stallTimeoutMs,
       stallGroup: ctx.stallGroup,

@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * This file owns the network in the browser: one HTTP PUT (or a small file's form POST)
- * with XMLHttpRequest, and the limit on requests in flight at once.
+ * with XMLHttpRequest. How many go at once is in-flight.js.
  *
  * XHR rather than fetch because fetch still has no upload progress in browsers.
  * This is the only module that touches XMLHttpRequest; the engine (engine.js, put.js)
@@ -51,6 +51,8 @@ const TRANSPORT_MESSAGES = {
  *           last field, "file"; no header and no upload listener, so the POST stays a CORS
  *           "simple" request (no preflight) and its progress is known only at the end
  * @property {Blob} body
+ * @property {boolean} [wholeFile]              a whole file's one request, not a part
+ *           (in-flight.js lets a small one queue ahead)
  * @property {(loaded: number) => void} [onProgress] bytes of `body` sent so far
  * @property {AbortSignal} [signal]
  * @property {number} [stallTimeoutMs]          abort when no progress for this long (0: never)
@@ -207,78 +209,6 @@ function formOf(fields, body) {
 
 /** The transport the widget uses in the browser. */
 export const xhrTransport = makeXhrTransport();
-
-/**
- * A transport that runs at most `maxRequests` PUTs at once to each host name and queues
- * the rest (first come, first served). Browsers open at most 6 HTTP/1.1 connections per
- * host and S3 speaks HTTP/1.1: beyond that, XHRs wait inside the browser without
- * progress, and their stall timers would fire although nothing is wrong. Queued here, a
- * request starts its stall timer only when it really starts. URLs signed for other names
- * of the same S3 (the widget's `extra_endpoints`) each get their own `maxRequests`.
- * @param {Transport} transport
- * @param {number} maxRequests
- * @returns {Transport & {active: () => number, waiting: () => number}}
- */
-export function limitRequests(transport, maxRequests) {
-  /** @type {Map<string, {active: number, queue: {start: () => void, cancel: () => void}[]}>} */
-  const hosts = new Map();
-  let active = 0;
-  let waiting = 0;
-  /** @param {string} name */
-  const next = (name) => {
-    const host = hosts.get(name);
-    if (!host) return;
-    while (host.active < maxRequests && host.queue.length) host.queue.shift()?.start();
-    if (!host.active && !host.queue.length) hosts.delete(name);
-  };
-  /**
-   * @param {string} name
-   * @param {AbortSignal | undefined} signal
-   */
-  const acquire = (name, signal) => new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new TransportError("aborted"));
-    const host = hosts.get(name) ?? { active: 0, queue: [] };
-    hosts.set(name, host);
-    const entry = {
-      start: () => {
-        signal?.removeEventListener("abort", entry.cancel);
-        host.active++;
-        active++;
-        waiting--;
-        resolve(undefined);
-      },
-      cancel: () => {
-        const at = host.queue.indexOf(entry);
-        if (at >= 0) {
-          host.queue.splice(at, 1);
-          waiting--;
-        }
-        next(name);
-        reject(new TransportError("aborted"));
-      },
-    };
-    signal?.addEventListener("abort", entry.cancel, { once: true });
-    host.queue.push(entry);
-    waiting++;
-    next(name);
-  });
-  return {
-    async put(request) {
-      const name = hostOf(request.url);
-      await acquire(name, request.signal);
-      try {
-        return await transport.put(request);
-      } finally {
-        const host = hosts.get(name);
-        if (host) host.active--;
-        active--;
-        next(name);
-      }
-    },
-    active: () => active,
-    waiting: () => waiting,
-  };
-}
 
 /**
  * The host (name and port) of `url`; "" when it is not a URL.

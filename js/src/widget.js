@@ -8,6 +8,7 @@
 import "./widget.css";
 import * as P from "./protocol.js";
 import { DEFAULT_PARALLEL_FILES, UploadEngine, kernelApi } from "./engine.js";
+import { BROWSER_CONNECTIONS_PER_HOST } from "./in-flight.js";
 import { RecordStore } from "./records.js";
 import { xhrTransport } from "./transport.js";
 import { NetworkWatch } from "./network.js";
@@ -78,6 +79,7 @@ class Controller {
       // The kernel checked it (1..6 per host name) and always syncs it: its default is written there.
       concurrency: inFlight(model, "concurrency"),
       parallelFiles: inFlight(model, "parallel_files"),
+      queueAhead: queueAhead(model),
       checksum: model.get("checksum") ?? null,
       multipartThreshold: model.get("multipart_threshold") ?? Infinity,
       onChange: (id, state) => this._broadcast((view) => view.updateFile(id, state)),
@@ -92,6 +94,7 @@ class Controller {
       const concurrency = inFlight(model, "concurrency");
       this.engine.concurrency = concurrency;
       this.engine.signBatchSize = concurrency;
+      this.engine.queueAhead = queueAhead(model);
       this.engine.parallelFiles = inFlight(model, "parallel_files");
     };
     for (const name of IN_FLIGHT_OPTIONS) model.on(`change:${name}`, this._onConcurrency);
@@ -246,6 +249,16 @@ function inFlight(model, name) {
   // The kernel signs requests for each of the S3's names in turn (extra_endpoints), and
   // the browser opens its 6 connections per name: per host name, then, not in all.
   return perHost * (1 + (model.get("extra_endpoints") ?? []).length);
+}
+
+/**
+ * Small files' requests may also wait inside the browser (in-flight.js) when the files
+ * per host name are the browser's own limit: then the browser still puts at most that
+ * many on the wire. Fewer (a user's choice) must stay fewer.
+ * @param {Model} model
+ */
+function queueAhead(model) {
+  return (model.get("parallel_files") ?? DEFAULT_PARALLEL_FILES) === BROWSER_CONNECTIONS_PER_HOST;
 }
 
 /** The options that set how many requests go at once. */

@@ -202,6 +202,54 @@ test("parallel_files bounds the PUTs in flight and follows the trait", async () 
   }
 });
 
+/**
+ * Pick `count` small files, sign them all as single PUTs, and answer the first PUT: how
+ * many PUTs are then in flight at once?
+ * @param {number | undefined} parallelFiles the trait (undefined: the default)
+ */
+async function inFlightAfterOneAnswer(parallelFiles, count = 14) {
+  const saved = globalThis.XMLHttpRequest;
+  globalThis.XMLHttpRequest = FakeXhr;
+  const { model, el, close } = open(parallelFiles === undefined ? {} : { parallel_files: parallelFiles });
+  try {
+    model.answer(hello(model), { records: [] });
+    const input = el.find("s3uw-input");
+    const names = Array.from({ length: count }, (_, i) => `f${i}.txt`);
+    input.files = { length: count, ...names.map((name) => new File(["abc"], name)) };
+    input.dispatch("change");
+    const ids = names.map((_, i) => `u${i}`);
+    const [add] = await until(() => addFiles(model).length && addFiles(model), "add-files");
+    model.answer(add, { uploads: ids.map((id) => ({ id, status: "queued" })) });
+    model.command({ kind: "records", records: ids.map((id) => record(id, { size: 3 })), removed: [] });
+    for (let signed = 0; signed < count;) {
+      const sign = await until(() => model.sent.find((m) => m.kind === "sign-files" && !m.answered), "sign-files");
+      sign.answered = true;
+      signed += sign.args.upload_ids.length;
+      model.answer(sign, {
+        results: sign.args.upload_ids.map((id) => ({
+          upload_id: id, ok: true, result: { mode: "single", method: "PUT", url: `https://s3.test/${id}`, headers: {} },
+        })),
+      });
+    }
+    const first = Math.min(parallelFiles ?? 6, 6);
+    await until(() => FakeXhr.open.length === first, `${first} PUTs`);
+    FakeXhr.open[0].finish();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return FakeXhr.open.length;
+  } finally {
+    close();
+    FakeXhr.open = [];
+    globalThis.XMLHttpRequest = saved;
+  }
+}
+
+test("with the browser's own 6 files per host, small files queue ahead in the browser; fewer stay fewer", async () => {
+  // One PUT answered fast: the page hands the browser up to 12 at once (6 wait inside it).
+  assert.equal(await inFlightAfterOneAnswer(undefined), 12);
+  assert.equal(await inFlightAfterOneAnswer(6), 12);
+  assert.equal(await inFlightAfterOneAnswer(5), 5);
+});
+
 test("cancel on a row this page never uploaded asks the kernel directly", async () => {
   const { model, el, close } = open();
   try {

@@ -1,0 +1,71 @@
+"""Queue ahead in a real browser (js/src/in-flight.js): with the default parallel_files,
+the page hands Chromium more small files' requests than its 6 connections to S3, the
+extra ones wait inside the browser and start as connections free; the link through the
+proxy still carries at most 6 at once, and every file arrives byte-identical."""
+
+from __future__ import annotations
+
+import pytest
+
+from .support import make_random_file, sha256_bytes, sha256_file
+from .widget_helpers import assert_all_done, open_widget, wait_final
+
+pytestmark = pytest.mark.e2e
+
+# Counts the page's requests to S3 that were sent and have not ended, and the most at once.
+COUNT_OPEN_XHRS = """(origin) => {
+  const seen = (window.__openXhrs = { most: 0, sent: 0 });
+  const open = new Set(); // sent and not DONE (readyState 4 comes before the load event)
+  const send = XMLHttpRequest.prototype.send;
+  const openRequest = XMLHttpRequest.prototype.open;
+  XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+    this.__toS3 = String(url).startsWith(origin);
+    return openRequest.call(this, method, url, ...rest);
+  };
+  XMLHttpRequest.prototype.send = function (...args) {
+    if (this.__toS3) {
+      seen.sent++;
+      for (const xhr of open) if (xhr.readyState === 4) open.delete(xhr);
+      open.add(this);
+      seen.most = Math.max(seen.most, open.size);
+    }
+    return send.apply(this, args);
+  };
+}"""
+
+
+def most_at_once(intervals: list[tuple[float, float]]) -> int:
+    edges = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    most = now = 0
+    for _, step in edges:  # an end sorts before a start at the same instant
+        now += step
+        most = max(most, now)
+    return most
+
+
+def test_small_files_queue_ahead_inside_the_browser(proxied_nb, proxy, s3, notebook_name, tmp_path):
+    nb = proxied_nb
+    bucket = s3.make_bucket(cors_origins=[nb.origin])
+    files = [
+        make_random_file(tmp_path / f"f{i:02}.csv", 20_000 + i, seed=f"q{i}") for i in range(36)
+    ]
+    open_widget(nb, notebook_name, bucket, kwargs=", form_posts=True")
+    nb.page.evaluate(COUNT_OPEN_XHRS, s3.endpoint_url)
+    proxy.shape(rtt=0.15)  # each request a round trip long: the queue has time to fill
+    nb.pick_files(0, files)
+    records = wait_final(nb, len(files), timeout=120)
+    proxy.shape()
+    assert_all_done(records)
+    by_name = {r["name"]: r for r in records}
+    for path in files:
+        data = s3.get_bytes(bucket, by_name[path.name]["key"])
+        assert sha256_bytes(data) == sha256_file(path), f"bytes differ for {path.name}"
+
+    seen = nb.page.evaluate("window.__openXhrs")
+    assert seen["sent"] == len(files), seen
+    # The page had more requests out than the browser has connections to S3...
+    assert seen["most"] > 6, seen
+    # ...and the link carried 6 at most: the others waited inside the browser.
+    log = [r for r in proxy.settle() if r.method == "POST"]
+    assert len(log) == len(files)
+    assert most_at_once([(r.started, r.ended) for r in log]) <= 6
