@@ -142,11 +142,7 @@ def test_faults_survived(proxied_nb, proxy, s3, notebook_name, tmp_path, capsys,
         seed=FAULT_SEED,
     )
     part_size = f", part_size={sc.part_size}" if sc.part_size else ""
-    # overwrite=True: moto answers the 412 of a retried If-None-Match PUT without CORS
-    # headers (see the findings): a single PUT whose answer the outage cut would then fail.
-    open_widget(
-        nb, notebook_name, bucket, f", multipart_threshold=5 * 1024**2{part_size}, overwrite=True"
-    )
+    open_widget(nb, notebook_name, bucket, f", multipart_threshold=5 * 1024**2{part_size}")
     page_puts = RequestLog(nb.page, s3.endpoint_url)
     nb.page.evaluate(XHR_TIMELINE)
     t0 = time.monotonic()
