@@ -18,7 +18,7 @@ import { Batcher } from "./batcher.js";
 import { FileQueue, Tally, atLeastOne, byId, first, newFile } from "./ledger.js";
 import { answerEach } from "./kernel.js";
 import { transfer } from "./transfer.js";
-import { holdAfterTransfer, pauseFile, resumeFile } from "./pausing.js";
+import { afterPausedTransfer, holdAfterTransfer, pauseFile, resumeFile } from "./pausing.js";
 import { PendingWork } from "./pending.js";
 import { wholeFileSums } from "./checksum.js";
 
@@ -327,7 +327,7 @@ export class UploadEngine {
       this._completer.add(file.id, { file, payload });
       this._pump();
     } catch (err) {
-      if (file.paused && !file.stopped) holdAfterTransfer(this, file);
+      if ((file.paused || file.pauseAborted) && !file.stopped) afterPausedTransfer(this, file);
       else if (!file.stopped) this._fail(file, err);
     }
   }

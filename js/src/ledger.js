@@ -57,6 +57,7 @@ import { StallGroup } from "./stall.js";
  * @property {boolean} paused              paused by the person or w.pause(): waits, keeps what S3 holds
  * @property {boolean} admitted            taken from the queue once (a resumed file may be queued twice)
  * @property {import("./protocol.js").Status} pausedFrom  the status it had when paused
+ * @property {boolean} pauseAborted        a pause aborted its transfer, which has not settled yet
  * @property {string} checksum            the whole file's CRC32C ("" until computed; single PUTs only)
  * @property {string} [md5]               its MD5 (base64), below FORM_POST_MAX_BYTES: a form POST's Content-MD5
  * @property {Map<number, string>} stored  ETag of each part S3 stored (0: the single PUT), kept
@@ -88,7 +89,7 @@ export function newFile(id, blob, now) {
   };
   return {
     id, blob, state, controller: null, stopped: false, meter: new TransferMeter(blob.size, now),
-    plan: null, paused: false, admitted: false, pausedFrom: "queued", stored: new Map(), checksum: "",
+    plan: null, paused: false, pauseAborted: false, admitted: false, pausedFrom: "queued", stored: new Map(), checksum: "",
     stalls: new StallGroup(), networkWaits: 0,
   };
 }

@@ -37,7 +37,8 @@ export function pauseFile(engine, file) {
   file.pausedFrom = status;
   engine._update(file, { status: "paused", speed: 0, eta: null });
   if (engine._moving.has(file)) {
-    // Its transfer ends with Stopped and the engine holds it then (holdAfterTransfer).
+    // Its transfer ends with Stopped and the engine holds it then (afterPausedTransfer).
+    file.pauseAborted = true;
     file.controller?.abort();
     file.controller = null; // the next transfer gets a fresh one
   } else if (engine._ready.delete(file)) {
@@ -59,6 +60,21 @@ export function pauseFile(engine, file) {
 export function holdAfterTransfer(engine, file) {
   engine._moving.delete(file);
   hold(engine, file);
+  engine._pump();
+}
+
+/**
+ * A transfer that a pause aborted has settled: the file is held, or, when it was
+ * resumed meanwhile (a quick pause and resume), it starts again as a resume would,
+ * sending only what S3 does not hold; the kernel never heard of the pause.
+ * @param {PausableEngine} engine
+ * @param {EngineFile} file
+ */
+export function afterPausedTransfer(engine, file) {
+  file.pauseAborted = false;
+  if (file.paused) return holdAfterTransfer(engine, file);
+  engine._moving.delete(file);
+  engine._ready.add(file);
   engine._pump();
 }
 

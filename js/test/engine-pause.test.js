@@ -84,6 +84,22 @@ test("a single PUT paused in flight starts again on resume", async () => {
   assert.equal(api.calls.complete.length, 1);
 });
 
+test("paused and resumed at once, before its aborted PUT settled: it goes again, no error", async () => {
+  const transport = new ManualTransport();
+  const api = fakeApi({ transport });
+  const engine = makeEngine({ api, transport, parallelFiles: 2 });
+  for (const id of ["a", "b"]) engine.add(id, blobOf(10));
+  await waitFor(() => transport.pending.length === 2, "two PUTs");
+  assert.equal(engine.setAllPaused(true), 2);
+  assert.equal(engine.setAllPaused(false), 2); // in the same task: no abort has settled yet
+  await waitFor(() => transport.pending.length === 4, "both PUTs again");
+  for (const pending of transport.pending.slice(2)) pending.resolve(ok(pending.request));
+  await engine.whenIdle();
+  assert.deepEqual(["a", "b"].map((id) => engine.state(id).status), ["done", "done"]);
+  assert.deepEqual(api.calls.fail, []);
+  assert.deepEqual(api.calls.pause, [], "the kernel never heard of a pause that no request outlived");
+});
+
 test("a file completing, or ended, cannot pause; an unknown or running file cannot resume", async () => {
   const transport = new ManualTransport();
   const api = fakeApi({ transport, overrides: {} });

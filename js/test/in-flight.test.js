@@ -210,3 +210,4 @@ test("the engine queues small files ahead only when asked, and never beside a mu
   assert.equal(engine.totals().done, 5);
   assert.equal(transport.maxInFlight, 2);
 });
+
