@@ -4,7 +4,7 @@ import {
   BROWSER_CONNECTIONS_PER_HOST, QUICK_REQUEST_MAX_BYTES, QUICK_REQUEST_MAX_MS, isQuick, limitRequests, mayMove,
 } from "../src/in-flight.js";
 import { TransportError } from "../src/transport.js";
-import { FakeTransport, blobOf, fakeApi, makeEngine, multipartPlan } from "./engine-fakes.js";
+import { FakeTransport, ManualTransport, blobOf, fakeApi, makeEngine, multipartPlan, waitFor } from "./engine-fakes.js";
 
 const body = new Blob(["hello"]);
 
@@ -209,5 +209,31 @@ test("the engine queues small files ahead only when asked, and never beside a mu
   await engine.whenIdle();
   assert.equal(engine.totals().done, 5);
   assert.equal(transport.maxInFlight, 2);
+});
+
+test("files queued ahead pause, resume and cancel like any other, and all end", async () => {
+  const transport = new ManualTransport();
+  const api = fakeApi({ transport });
+  const engine = makeEngine({ api, transport, parallelFiles: 6, queueAhead: true });
+  const ids = Array.from({ length: 20 }, (_, i) => `q${i}`);
+  ids.forEach((id) => engine.add(id, blobOf(10)));
+  const open = () => transport.pending.filter((p) => !p.done && !p.request.signal?.aborted);
+  const answer = (p) => { p.done = true; p.resolve({ status: 200, etag: `"etag-${p.request.url}"`, body: "" }); };
+  await waitFor(() => open().length === 6, "six PUTs");
+  answer(open()[0]); // answered fast: the next ones queue ahead, 12 out at once
+  await waitFor(() => open().length === 12, "twelve PUTs");
+  assert.equal(engine.cancel("q7"), true); // one of those waiting inside the browser
+  assert.equal(engine.setAllPaused(true), 18);
+  assert.equal(engine.setAllPaused(false), 18); // before any abort settled
+  for (;;) {
+    await waitFor(() => open().length > 0 || engine.totals().done === 19, "a PUT, or all done");
+    if (!open().length) break;
+    assert.ok(open().length <= 12, `${open().length} out`);
+    answer(open()[0]);
+  }
+  await engine.whenIdle();
+  assert.equal(engine.state("q7").status, "cancelled");
+  assert.deepEqual(ids.filter((id) => id !== "q7").map((id) => engine.state(id).status), Array(19).fill("done"));
+  assert.deepEqual(api.calls.fail, []);
 });
 
