@@ -48,9 +48,9 @@ export const DEFAULT_SIGN_AHEAD_BYTES = 32 * 1024 * 1024;
  * @property {number} [concurrency]        parts in flight per file (6)
  * @property {number} [parallelFiles]      files whose bytes move at once (6)
  * @property {number} [maxRequests]        PUTs in flight over all files to one host name
+ *                                         (6: a browser's connections per host)
  * @property {boolean} [queueAhead]         small files' requests may also wait inside the
  *           browser (in-flight.js); only when maxRequests is the browser's own limit
- *                                         (6: a browser's connections per host)
  * @property {number} [batchSize]          files per "sign-files" / "complete-files" (64)
  * @property {number} [batchesInFlight]    requests of each of those kinds out at once (2)
  * @property {number} [signAheadBytes]     see DEFAULT_SIGN_AHEAD_BYTES
@@ -321,7 +321,8 @@ export class UploadEngine {
           this._refresh(file, changed);
         },
       });
-      // The bytes are stored: the slot goes to the next file while this one completes.
+      // Stored: the slot goes to the next file while this one completes; a late pause is moot.
+      file.pauseAborted = false;
       this._moving.delete(file);
       this._update(file, { status: "completing", speed: 0, eta: null });
       this._completer.add(file.id, { file, payload });
