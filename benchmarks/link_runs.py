@@ -365,7 +365,9 @@ def curl_run(ctx: Ctx, files: list, parallel: int = 1, label: str | None = None)
 # When the page called send() and when its load event ran, by URL: set against the
 # resource timings (when the network stack sent and received), the gaps are the page's.
 XHR_LAG_JS = """(() => {
-  const lag = (window.__xhrLag = []);
+  window.__xhrLag = [];
+  if (window.__xhrLagWrapped) return; // one page serves every run: wrap once
+  window.__xhrLagWrapped = true;
   const open = XMLHttpRequest.prototype.open, send = XMLHttpRequest.prototype.send;
   XMLHttpRequest.prototype.open = function (m, url, ...rest) {
     this.__lag = { url: String(url), method: m };
@@ -375,7 +377,7 @@ XHR_LAG_JS = """(() => {
     const e = this.__lag;
     if (e) {
       e.send = performance.now();
-      lag.push(e);
+      window.__xhrLag.push(e);
       this.addEventListener("loadend", () => { e.loadend = performance.now(); });
     }
     return send.apply(this, args);
