@@ -168,6 +168,18 @@ PAGE_INSTRUMENTS = """
     }).observe({ type: "longtask", buffered: true });
   } catch (e) { S.longtaskError = String(e); }
   const size = (d) => (typeof d === "string" ? d.length : (d && (d.byteLength ?? d.size)) || 0);
+  // What each message is: its Jupyter msg_type, and for a widget's custom message the
+  // protocol kind it names (read off the text; the v1 protocol's frames are binary).
+  const dec = new TextDecoder();
+  const kinds = (S.kinds = { sent: {}, received: {} });
+  const tally = (side, d) => {
+    const text = typeof d === "string" ? d : d instanceof ArrayBuffer ? dec.decode(d) : "";
+    const type = /"msg_type":\s*"(\w+)"/.exec(text);
+    const kind = /"kind":\s*"([\w-]+)"/.exec(text);
+    const state = /"execution_state":\s*"(\w+)"/.exec(text);
+    const key = (type ? type[1] : "?") + (kind ? ":" + kind[1] : state ? ":" + state[1] : "");
+    kinds[side][key] = (kinds[side][key] || 0) + 1;
+  };
   const Orig = window.WebSocket;
   if (!Orig) return;
   class Counting extends Orig {
@@ -176,11 +188,16 @@ PAGE_INSTRUMENTS = """
       const url = String(args[0]).split("?")[0];
       const c = (S.ws[url] = S.ws[url] || { sent: 0, received: 0, sent_n: 0, received_n: 0 });
       this.__mfCount = c;
-      this.addEventListener("message", (e) => { c.received += size(e.data); c.received_n++; });
+      this.addEventListener("message", (e) => {
+        c.received += size(e.data);
+        c.received_n++;
+        if (url.includes("/api/kernels/")) tally("received", e.data);
+      });
     }
     send(data) {
       this.__mfCount.sent += size(data);
       this.__mfCount.sent_n++;
+      if (String(this.url).includes("/api/kernels/")) tally("sent", data);
       return super.send(data);
     }
   }
@@ -188,7 +205,10 @@ PAGE_INSTRUMENTS = """
 })();
 """
 
-_SNAPSHOT = "() => ({now: performance.now(), ws: (window.__mfBench || {}).ws || {}})"
+_SNAPSHOT = (
+    "() => ({now: performance.now(), ws: (window.__mfBench || {}).ws || {},"
+    " kinds: JSON.parse(JSON.stringify((window.__mfBench || {}).kinds || {}))})"
+)
 _LONG_TASKS = "() => ((window.__mfBench || {}).long || [])"
 
 
@@ -216,6 +236,14 @@ def page_window(page, before: dict, after: dict, url_part: str = "/api/kernels/"
             "total_ms": sum(tasks),
         },
         "websocket": ws,
+        "websocket_kinds": {
+            side: {
+                k: n - before.get("kinds", {}).get(side, {}).get(k, 0)
+                for k, n in after.get("kinds", {}).get(side, {}).items()
+                if n - before.get("kinds", {}).get(side, {}).get(k, 0)
+            }
+            for side in ("sent", "received")
+        },
     }
 
 

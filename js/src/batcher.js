@@ -4,8 +4,12 @@
  * "complete-files"): items wait in a pending batch, and a batch goes out whenever fewer
  * than `maxInFlight` requests of its kind are out (Nagle-style). A lone item goes at
  * once (after the current task, so items added together travel together); under load
- * the pending batch grows by itself while earlier requests are out. Pure: the request
- * is an injected `send`, the deferral an injected `defer`.
+ * the pending batch grows by itself while earlier requests are out. A `hold` may keep a
+ * small batch waiting for company while its items are not needed yet (every request
+ * costs the page, the Jupyter server and the kernel a few milliseconds of CPU, and
+ * thousands of small files make thousands of them); the holder calls `poke()` when the
+ * hold may have ended, and a timer caps the wait. Pure: the request is an injected
+ * `send`, the deferral an injected `defer`, the cap an injected `setTimer`.
  */
 
 /**
@@ -16,17 +20,37 @@
  * @property {number} maxBatch      items per request, at most
  * @property {number} [maxInFlight] requests out at once (1)
  * @property {(fn: () => void) => void} [defer] runs `fn` soon (queueMicrotask)
+ * @property {() => boolean} [hold]  while true, fewer than `holdUpTo` items wait (never)
+ * @property {number} [holdUpTo]     a batch this large goes despite the hold (maxBatch)
+ * @property {number} [maxHoldMs]    an item waits for company at most this long (1000)
+ * @property {(fn: () => void, ms: number) => () => void} [setTimer]  runs `fn` after `ms`;
+ *           returns a cancel (setTimeout, unref'd where it can be: a cap keeps nothing alive)
  */
+
+/** @type {(fn: () => void, ms: number) => () => void} */
+function realTimer(fn, ms) {
+  const timer = setTimeout(fn, ms);
+  /** @type {any} */ (timer).unref?.();
+  return () => clearTimeout(timer);
+}
 
 /** @template T */
 export class Batcher {
   /** @param {BatcherOptions<T>} options */
   // Not `defer = queueMicrotask`: called as this.defer(), a browser throws "Illegal invocation".
-  constructor({ send, maxBatch, maxInFlight = 1, defer = (fn) => queueMicrotask(fn) }) {
+  constructor({ send, maxBatch, maxInFlight = 1, defer = (fn) => queueMicrotask(fn), hold = () => false,
+    holdUpTo = maxBatch, maxHoldMs = 1000, setTimer = realTimer }) {
     this.send = send;
     this.maxBatch = Math.max(1, Math.floor(maxBatch));
     this.maxInFlight = Math.max(1, Math.floor(maxInFlight));
     this.defer = defer;
+    this.hold = hold;
+    this.holdUpTo = Math.min(this.maxBatch, Math.max(1, Math.floor(holdUpTo)));
+    this.maxHoldMs = maxHoldMs;
+    this.setTimer = setTimer;
+    /** @type {(() => void) | null} cancels the running cap on a hold */
+    this.capTimer = null;
+    this.overdue = false; // the cap ran out: the pending items go, hold or not
     /** @type {Map<string, T>} waiting items by key, in order of add */
     this.pending = new Map();
     /** requests sent and not settled yet */
@@ -64,9 +88,15 @@ export class Batcher {
     return this.pending.size;
   }
 
-  /** Send pending items now, as far as the in-flight limit allows. */
+  /** The hold may have ended (the holder's state changed): send what may go now. */
+  poke() {
+    this._schedule();
+  }
+
+  /** Send pending items now, as far as the in-flight limit and the hold allow. */
   flush() {
     while (this.inFlight < this.maxInFlight && this.pending.size) {
+      if (this._held()) return;
       /** @type {T[]} */
       const batch = [];
       for (const [key, item] of this.pending) {
@@ -89,6 +119,22 @@ export class Batcher {
           this._schedule();
         });
     }
+  }
+
+  /** Whether the pending items wait for company now (starting the cap on their wait). */
+  _held() {
+    if (!this.overdue && this.pending.size < this.holdUpTo && this.hold()) {
+      this.capTimer ??= this.setTimer(() => {
+        this.capTimer = null;
+        this.overdue = this.pending.size > 0;
+        this.flush();
+      }, this.maxHoldMs);
+      return true;
+    }
+    this.capTimer?.();
+    this.capTimer = null;
+    this.overdue = false; // what waited goes now; the next items get a cap of their own
+    return false;
   }
 
   _schedule() {

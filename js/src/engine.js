@@ -2,11 +2,10 @@
 /**
  * This file owns the upload engine: the queue of files and how each file moves through
  * queued, signing, uploading, completing, then done (or unverified), error or cancelled.
- * Signatures and completions travel in batches ("sign-files", "complete-files"), files
- * are signed only a little ahead of a free PUT slot, and a file whose bytes are stored
- * frees its slot at once. No DOM and no XMLHttpRequest: the kernel (`api`), the network
- * (`transport`) and time (`now`, `sleep`, `random`) are injected, so node tests drive it
- * with fakes. Contract: docs/ARCHITECTURE.md.
+ * Signatures and completions travel in batches ("sign-files", "complete-files", held by
+ * batch-holds.js), files are signed a little ahead of a free PUT slot, and a stored file
+ * frees its slot at once. No DOM, no XMLHttpRequest: the kernel (`api`), the network and
+ * time are injected, so node tests drive it with fakes. Contract: docs/ARCHITECTURE.md.
  */
 import { KernelError, MAX_FILES_PER_BATCH } from "./protocol.js";
 import { BROWSER_CONNECTIONS_PER_HOST, limitRequests, mayMove } from "./in-flight.js";
@@ -15,6 +14,7 @@ import { holdOnThrottle } from "./throttle.js";
 import { ProgressReporter, RateMeter } from "./progress.js";
 import { DEFAULT_MAX_RESIGNS, DEFAULT_RETRY, describeFailure, failureOf } from "./put.js";
 import { Batcher } from "./batcher.js";
+import { completionHold, signingHold } from "./batch-holds.js";
 import { FileQueue, Tally, atLeastOne, byId, first, newFile } from "./ledger.js";
 import { answerEach } from "./kernel.js";
 import { transfer } from "./transfer.js";
@@ -112,9 +112,9 @@ export class UploadEngine {
     this._rate = new RateMeter(this.now); // all files together
     const batches = { maxBatch: this.batchSize, maxInFlight: options.batchesInFlight ?? 2 };
     /** @type {Batcher<EngineFile>} */
-    this._signer = new Batcher({ ...batches, send: (files) => this._track(() => this._signFiles(files), true) });
+    this._signer = new Batcher({ ...batches, ...signingHold(this), send: (files) => this._track(() => this._signFiles(files), true) });
     /** @type {Batcher<Finished>} */
-    this._completer = new Batcher({ ...batches, send: (items) => this._track(() => this._completeFiles(items), true) });
+    this._completer = new Batcher({ ...batches, ...completionHold(this), send: (items) => this._track(() => this._completeFiles(items), true) });
     const reports = { intervalMs: options.progressIntervalMs ?? 250, now: this.now, sleep: this.sleep };
     this._reporter = new ProgressReporter({ send: (updates) => this.api.progress(updates), ...reports });
   }
@@ -157,7 +157,6 @@ export class UploadEngine {
   cancel(id, { notify = true } = {}) {
     const file = this._files.get(id);
     if (!file || file.stopped) return false;
-    this._reporter.forget(id);
     this._stop(file, "cancelled");
     if (notify) this._track(() => this.api.cancel(id));
     return true;
@@ -254,6 +253,8 @@ export class UploadEngine {
     } finally {
       this._pumping = false;
     }
+    this._signer.poke(); // fewer files ready or moving: a held batch may go now
+    this._completer.poke();
   }
 
   /** @param {EngineFile} file */
@@ -334,11 +335,11 @@ export class UploadEngine {
   }
 
   /**
-   * One "complete-files" request, after the kernel has heard every final byte count.
+   * One "complete-files" request; the kernel counts a completed file's bytes itself.
    * @param {Finished[]} items
    */
   async _completeFiles(items) {
-    this._reporter.flush();
+    for (const { file } of items) this._reporter.forget(file.id);
     const uploads = items.map(({ file, payload }) => ({ upload_id: file.id, ...payload }));
     const files = items.map((item) => item.file);
     await answerEach("complete-files", files, () => this.api.completeFiles(uploads), {
@@ -369,7 +370,7 @@ export class UploadEngine {
     this._held.delete(file);
     this._completer.remove(file.id);
     this._update(file, { ...patch, status, speed: 0, eta: null });
-    if (status !== "cancelled") this._reporter.flush();
+    this._reporter.forget(file.id); // how it ended tells the kernel the rest
     if (--this._unfinished === 0) this._rate.reset();
     this._pump();
     this._pending.check();
@@ -423,8 +424,7 @@ export class UploadEngine {
     const loaded = meter.loaded;
     if (loaded === state.loaded && !changed) return;
     this._update(file, { loaded, speed: meter.speed, eta: meter.eta });
-    if (loaded < state.total) this._reporter.update(file.id, loaded);
-    else this._reporter.hold(file.id, loaded); // complete-files flushes it first
+    if (loaded < state.total) this._reporter.update(file.id, loaded); // the kernel counts a completed file itself
   }
 
   /**

@@ -157,16 +157,6 @@ export class ProgressReporter {
     });
   }
 
-  /**
-   * Keep a count for the next send without asking for one: a file whose bytes are all
-   * stored, which the flush before its "complete-files" reports anyway. Many small files
-   * then cost no "progress" message of their own.
-   * @param {string} id @param {number} loaded
-   */
-  hold(id, loaded) {
-    this.latest.set(id, loaded);
-  }
-
   /** Never send this file's count again (it was cancelled or forgotten). @param {string} id */
   forget(id) {
     this.latest.delete(id);

@@ -3,11 +3,11 @@ import assert from "node:assert/strict";
 import { Batcher } from "../src/batcher.js";
 
 /** A batcher whose requests the test settles by hand; `later` runs deferred flushes. */
-function manual({ maxBatch = 3, maxInFlight = 1 } = {}) {
+function manual({ maxBatch = 3, maxInFlight = 1, ...more } = {}) {
   const sent = [];
   const deferred = [];
   const batcher = new Batcher({
-    maxBatch, maxInFlight,
+    maxBatch, maxInFlight, ...more,
     defer: (fn) => deferred.push(fn),
     send: (items) => new Promise((resolve) => sent.push({ items, resolve })),
   });
@@ -106,4 +106,79 @@ test("the default deferral calls queueMicrotask as a function (a browser checks 
   } finally {
     globalThis.queueMicrotask = real;
   }
+});
+
+/** A hold the test turns on and off, and a cap timer the test fires by hand. */
+function holding(options = {}) {
+  const state = { held: true, timers: [] };
+  const parts = manual({
+    maxBatch: 10, maxInFlight: 2, ...options,
+    hold: () => state.held,
+    setTimer: (fn, ms) => {
+      const timer = { fn, ms, live: true };
+      state.timers.push(timer);
+      return () => { timer.live = false; };
+    },
+  });
+  return { ...parts, state };
+}
+
+test("while the hold is on, items wait for company; a poke after it ends sends them together", async () => {
+  const { batcher, sent, later, state } = holding();
+  batcher.add("a", 1);
+  await later();
+  batcher.add("b", 2);
+  await later();
+  assert.equal(sent.length, 0, "held");
+  assert.equal(state.timers.length, 1, "one cap for the items waiting");
+  state.held = false;
+  batcher.poke();
+  await later();
+  assert.deepEqual(sent.map((s) => s.items), [[1, 2]]);
+  assert.equal(state.timers[0].live, false, "the cap is cancelled once they go");
+});
+
+test("a held batch goes when it reaches holdUpTo, hold or not", async () => {
+  const { batcher, sent, later } = holding({ holdUpTo: 3 });
+  for (const n of [1, 2, 3, 4]) batcher.add(String(n), n);
+  await later();
+  assert.deepEqual(sent.map((s) => s.items), [[1, 2, 3, 4]]);
+  batcher.add("5", 5);
+  await later();
+  assert.equal(sent.length, 1, "a lone item waits again");
+});
+
+test("the cap ends a hold that does not end: the oldest items go after maxHoldMs", async () => {
+  const { batcher, sent, later, state } = holding({ maxHoldMs: 700 });
+  batcher.add("a", 1);
+  await later();
+  assert.equal(state.timers[0].ms, 700);
+  state.timers[0].fn();
+  await later();
+  assert.deepEqual(sent.map((s) => s.items), [[1]]);
+  batcher.add("b", 2); // the hold is still on: b waits with a cap of its own
+  await later();
+  assert.equal(sent.length, 1);
+  assert.equal(state.timers.length, 2);
+});
+
+test("a cap that runs out with nothing pending lets no later item skip its hold", async () => {
+  const { batcher, sent, later, state } = holding();
+  batcher.add("a", 1);
+  await later();
+  batcher.remove("a");
+  state.timers[0].fn();
+  batcher.add("b", 2);
+  await later();
+  assert.equal(sent.length, 0);
+});
+
+test("without a hold the batcher sends at once, and no cap is armed", async () => {
+  const timers = [];
+  const sent = [];
+  const batcher = new Batcher({ maxBatch: 4, send: async (items) => sent.push(items), setTimer: (fn, ms) => (timers.push(ms), () => {}) });
+  batcher.add("a", 1);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(sent, [[1]]);
+  assert.deepEqual(timers, []);
 });

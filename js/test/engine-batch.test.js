@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { KernelError, KernelTimeoutError, MAX_FILES_PER_BATCH } from "../src/protocol.js";
-import { FakeClock, FakeTransport, ManualTransport, blobOf, fakeApi, fakeRecord, makeEngine, tick, waitFor } from "./engine-fakes.js";
+import { FakeClock, FakeTransport, ManualTransport, blobOf, fakeApi, fakeRecord, makeEngine, multipartPlan, tick, waitFor } from "./engine-fakes.js";
 
 /** Make `api[method]` take `turns` event-loop turns before it answers. */
 function slow(api, method, turns) {
@@ -116,28 +116,48 @@ test("big files are signed ahead only one per slot (signAheadBytes)", async () =
   assert.equal(engine.totals().done, 8);
 });
 
-test("completes are batched, and a stored file frees its slot before it is complete", async () => {
-  const transport = new FakeTransport();
+test("a stored file frees its slot at once; its completion waits for the small files still moving", async () => {
+  const transport = new ManualTransport();
   const api = fakeApi({ transport });
-  const gates = gated(api, "completeFiles");
   const engine = makeEngine({ api, transport, parallelFiles: 1 });
-  ids(6).forEach((id) => engine.add(id, blobOf(10)));
-  await waitFor(() => gates.length === 1, "the first complete-files");
-  // f0 waits for its complete, yet f1's PUT has started: the slot was not held.
-  await waitFor(() => transport.puts.length >= 2, "the next file's PUT");
-  assert.equal(engine.state("f0").status, "completing");
-  await waitFor(() => gates.length === 2, "a second complete-files (two may be out)");
-  await waitFor(() => ["f2", "f3", "f4", "f5"].every((id) => engine.state(id).status === "completing"), "all stored");
-  gates[0]();
-  await waitFor(() => gates.length === 3, "the third complete-files");
-  gates[1]();
-  gates[2]();
+  ids(3).forEach((id) => engine.add(id, blobOf(10)));
+  for (const id of ids(3)) {
+    await waitFor(() => transport.pending.length === 1, `${id}'s PUT`);
+    transport.pending.shift().resolve({ status: 200, etag: `"${id}"`, body: "" });
+    await waitFor(() => engine.state(id).status === "completing", `${id} stored`);
+  }
+  // f0 was stored while f1 and f2 still had to move: f0 and f1 waited for company.
   await engine.whenIdle();
-  assert.deepEqual(api.calls.completeFiles, [["f0"], ["f1"], ["f2", "f3", "f4", "f5"]]);
-  assert.deepEqual(statuses(engine, ids(6)), Array(6).fill("done"));
+  assert.deepEqual(api.calls.completeFiles, [ids(3)]);
+  assert.deepEqual(statuses(engine, ids(3)), Array(3).fill("done"));
 });
 
-test("the final byte counts reach the kernel before complete-files", async () => {
+test("a completion waits for at most 32 others, and never for a multipart file", async () => {
+  const transport = new FakeTransport(null, { turns: 1 });
+  const api = fakeApi({ transport });
+  const engine = makeEngine({ api, transport, parallelFiles: 2 });
+  ids(70).forEach((id) => engine.add(id, blobOf(10)));
+  await engine.whenIdle();
+  const sizes = api.calls.completeFiles.map((batch) => batch.length);
+  assert.ok(sizes.every((n) => n <= 32 + 1), `batches of ${sizes}`);
+  assert.ok(sizes.length <= 5, `70 files completed in ${sizes.length} requests (${sizes})`);
+  assert.deepEqual(api.calls.completeFiles.flat().sort(), ids(70).sort());
+
+  const manual = new ManualTransport();
+  const mixed = fakeApi({ transport: manual, plans: { big: multipartPlan(400, 100) } });
+  const both = makeEngine({ api: mixed, transport: manual });
+  both.add("big", blobOf(400)); // four parts, held by the test
+  both.add("small", blobOf(10));
+  const isSmall = (/** @type {any} */ p) => p.request.url.includes("/small");
+  await waitFor(() => manual.pending.some(isSmall), "the small file's PUT");
+  manual.pending.find(isSmall).resolve({ status: 200, etag: '"s"', body: "" });
+  await waitFor(() => both.state("small").status === "done", "small done while big still moves");
+  assert.equal(both.state("big").status, "uploading");
+  both.cancelAll();
+  await both.whenIdle();
+});
+
+test("a completed file's last count costs no progress message: the kernel counts it itself", async () => {
   const clock = new FakeClock();
   const log = [];
   const api = fakeApi();
@@ -153,28 +173,14 @@ test("the final byte counts reach the kernel before complete-files", async () =>
   });
   engine.add("a", blobOf(100));
   await engine.whenIdle();
-  assert.deepEqual(log, ["a=25", "a=100", "complete a"]);
-});
+  assert.deepEqual(log, ["a=25", "complete a"]);
+  assert.equal(engine.state("a").loaded, 100);
 
-test("files sent in one go cost no progress message of their own", async () => {
-  const clock = new FakeClock(); // the reporter's interval never ends: only flushes send
-  const api = fakeApi();
-  const log = [];
-  api.progress = (updates) => log.push(updates.map((u) => u.upload_id).join(","));
-  const completeFiles = api.completeFiles;
-  api.completeFiles = (items) => {
-    log.push(`complete ${items.map((i) => i.upload_id)}`);
-    return completeFiles(items);
-  };
-  const engine = makeEngine({
-    api, transport: new FakeTransport(null, { turns: 1 }), now: clock.now, sleep: clock.sleep, progressIntervalMs: 250,
-  });
+  log.length = 0; // many small files sent in one go: completions only
   ids(4).forEach((id) => engine.add(id, blobOf(10)));
   await engine.whenIdle();
-  // Each progress message goes right before the complete-files that needs it.
-  assert.equal(log.length % 2, 0);
-  for (let i = 0; i < log.length; i += 2) assert.equal(`complete ${log[i]}`, log[i + 1]);
-  assert.deepEqual(log.filter((l) => l.startsWith("complete")).flatMap((l) => l.slice(9).split(",")).sort(), ids(4));
+  assert.ok(log.every((l) => l.startsWith("complete")), log.join("; "));
+  assert.deepEqual(log.flatMap((l) => l.slice(9).split(",")).sort(), ids(4));
 });
 
 test("parallelFiles bounds the files whose bytes move, and can change on the way", async () => {
@@ -360,4 +366,17 @@ test("5,000 small files: every one done, in few batches", async () => {
   assert.ok(api.calls.signFiles.length <= 5000 / 8, `${api.calls.signFiles.length} sign-files`);
   assert.ok(api.calls.completeFiles.length <= 5000 / 8, `${api.calls.completeFiles.length} complete-files`);
   assert.ok(changes < 5000 * 10, `${changes} state changes`);
+});
+
+test("files checksummed one by one are signed in a few large batches, not one request each", async () => {
+  const transport = new FakeTransport(null, { turns: 3 });
+  const api = fakeApi({ transport });
+  const engine = makeEngine({ api, transport, checksum: "CRC32C", multipartThreshold: 1 << 20 });
+  const all = ids(300);
+  all.forEach((id) => engine.add(id, blobOf(10)));
+  await engine.whenIdle();
+  assert.deepEqual(statuses(engine, all), Array(300).fill("done"));
+  const sizes = api.calls.signFiles.map((batch) => batch.length);
+  assert.ok(sizes.length <= 20, `300 files signed in ${sizes.length} requests: ${sizes}`);
+  assert.deepEqual(api.calls.sign.sort(), [...all].sort(), "each file signed once");
 });
