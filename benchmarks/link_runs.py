@@ -246,6 +246,8 @@ def widget_run(ctx: Ctx, files: list, cfg: dict, label: str) -> dict:
         if os.environ.get("S3UW_PROFILE"):
             nb.page.evaluate(XHR_LAG_JS)
         cpu0 = cpu_snapshot(ctx)
+        if os.environ.get("S3UW_PROFILE"):
+            nb.page.evaluate("window.__pickT = performance.now()")
         t0, m0 = time.time(), time.monotonic()
         widget.locator(".s3uw-input").set_input_files([str(p) for p in files])
         out["progress"] = _wait_progress(nb.page, progress, len(files), ctx.timeout)
@@ -260,6 +262,8 @@ def widget_run(ctx: Ctx, files: list, cfg: dict, label: str) -> dict:
             timing.write_text(json.dumps(timings))
             lag = nb.page.evaluate("window.__xhrLag || []")
             timing.with_suffix(".lag.json").write_text(json.dumps(lag))
+            ws = nb.page.evaluate("({pick: window.__pickT, log: window.__wsLog || []})")
+            timing.with_suffix(".ws.json").write_text(json.dumps(ws))
         cpu1 = cpu_snapshot(ctx)
         state = nb.eval_json(f"link_state({bucket!r})", timeout=60)
         out["module"] = state["module"]
@@ -364,10 +368,29 @@ def curl_run(ctx: Ctx, files: list, parallel: int = 1, label: str | None = None)
 
 # When the page called send() and when its load event ran, by URL: set against the
 # resource timings (when the network stack sent and received), the gaps are the page's.
+# Also each kernel websocket message (when, which way, its msg_type and protocol kind),
+# and the pick (``window.__pickT``, set just before the files are picked).
 XHR_LAG_JS = """(() => {
   window.__xhrLag = [];
+  window.__wsLog = [];
   if (window.__xhrLagWrapped) return; // one page serves every run: wrap once
   window.__xhrLagWrapped = true;
+  const dec = new TextDecoder();
+  const kind = (d) => {
+    const text = typeof d === "string" ? d : d instanceof ArrayBuffer ? dec.decode(d) : "";
+    const type = /"msg_type":\\s*"(\\w+)"/.exec(text), k = /"kind":\\s*"([\\w-]+)"/.exec(text);
+    return (type ? type[1] : "?") + (k ? ":" + k[1] : "");
+  };
+  const wsSend = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (!this.__logged) {
+      this.__logged = true;
+      const log = (e) => window.__wsLog.push([performance.now(), "in", kind(e.data)]);
+      this.addEventListener("message", log);
+    }
+    window.__wsLog.push([performance.now(), "out", kind(data)]);
+    return wsSend.call(this, data);
+  };
   const open = XMLHttpRequest.prototype.open, send = XMLHttpRequest.prototype.send;
   XMLHttpRequest.prototype.open = function (m, url, ...rest) {
     this.__lag = { url: String(url), method: m };

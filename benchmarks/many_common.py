@@ -174,9 +174,9 @@ PAGE_INSTRUMENTS = """
   const kinds = (S.kinds = { sent: {}, received: {} });
   const tally = (side, d) => {
     const text = typeof d === "string" ? d : d instanceof ArrayBuffer ? dec.decode(d) : "";
-    const type = /"msg_type":\s*"(\w+)"/.exec(text);
-    const kind = /"kind":\s*"([\w-]+)"/.exec(text);
-    const state = /"execution_state":\s*"(\w+)"/.exec(text);
+    const type = /"msg_type":\\s*"(\\w+)"/.exec(text);
+    const kind = /"kind":\\s*"([\\w-]+)"/.exec(text);
+    const state = /"execution_state":\\s*"(\\w+)"/.exec(text);
     const key = (type ? type[1] : "?") + (kind ? ":" + kind[1] : state ? ":" + state[1] : "");
     kinds[side][key] = (kinds[side][key] || 0) + 1;
   };

@@ -8,7 +8,9 @@ upload it was about.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -156,6 +158,10 @@ class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
     def _hello(self, args: dict) -> dict:
         # Only a real page origin: configure_cors() and the CORS advice use it.
         self.origin = page_origin(args.get("origin"))
+        if self._signer is None:  # a first view: its first pick's lookups start now, aside
+            with contextlib.suppress(Exception):
+                warm = self._get_signer().warm
+                threading.Thread(target=warm, name="s3uw-warm-signer", daemon=True).start()
         self._publish()  # the page's view starts from every record as it is now
         return {"records": self._book.view()}
 

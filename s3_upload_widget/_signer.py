@@ -91,6 +91,15 @@ class Signer:
         if value != self._extra_endpoints:
             self._extra_endpoints, self._host_clients = value, None
 
+    def warm(self) -> None:
+        """Do now what the first signature would wait on: find the bucket's region and make
+        the signing clients (~150 ms, ~300 ms with 7 extra endpoints). The session calls it
+        on a thread of its own when a view appears, before any pick. Whatever fails is left
+        for that signature to report, in its own words."""
+        with contextlib.suppress(Exception):
+            for turn in range(1 + len(self._extra_endpoints)):
+                self._host_client(turn)
+
     # --- errors ----------------------------------------------------------------------
 
     def _explain(self, exc: BaseException, key: str, action: str) -> UploadError:

@@ -682,3 +682,29 @@ def test_denied_calls_name_their_iam_action(aws_credentials, call, action):
     assert exc_info.value.code == "access-denied"
     assert f'"{action}" on "arn:aws:s3:::test-bucket/uploads/*"' in exc_info.value.hint
     stub.assert_no_pending_responses()
+
+
+def test_warm_makes_every_signing_client_before_the_first_signature(s3_client):
+    extra = ("https://s3.dualstack.us-east-1.amazonaws.com", "https://s3.us-east-1.amazonaws.com")
+    signer = Signer(s3_client, "test-bucket", extra_endpoints=extra)
+    assert signer._host_clients is None  # nothing made on construction
+    signer.warm()
+    hosts = [urlsplit(c.meta.endpoint_url).hostname for c in signer._host_clients]
+    assert len(hosts) == 3 and hosts[1:] == [urlsplit(u).hostname for u in extra]
+    made = list(signer._host_clients)
+    # The first signature uses them.
+    url = signer.presign_put("k", size=3, content_type="text/plain", overwrite=True).url
+    assert signer._host_clients == made
+    assert urlsplit(url).query
+
+
+def test_warm_leaves_a_failure_to_the_first_signature(s3_client, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise bex.NoCredentialsError()
+
+    monkeypatch.setattr(s3_client, "generate_presigned_url", refuse)
+    signer = Signer(s3_client, "test-bucket")
+    signer.warm()  # no exception here...
+    with pytest.raises(UploadError) as caught:  # ...the signature says what is wrong
+        signer.presign_put("k", size=3, content_type="text/plain", overwrite=True)
+    assert "credentials" in str(caught.value).lower()

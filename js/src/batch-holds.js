@@ -9,9 +9,6 @@
  */
 import { isQuick } from "./in-flight.js";
 
-/** Signed files waiting per slot before more signing waits for company. */
-export const SIGNED_PER_SLOT = 2;
-
 /** Completions that go together even while small files still move. */
 export const COMPLETIONS_PER_REQUEST = 32;
 
@@ -20,17 +17,22 @@ export const MAX_HOLD_MS = 1000;
 
 /**
  * @typedef {import("./ledger.js").EngineFile} EngineFile
- * @typedef {{_ready: Set<EngineFile>, _moving: Set<EngineFile>, parallelFiles: number, queueAhead: boolean}} Holder
+ * @typedef {{_ready: Set<EngineFile>, _moving: Set<EngineFile>, _signer: {sentItems: number},
+ *            parallelFiles: number, queueAhead: boolean}} Holder
  */
 
 /**
- * The "sign-files" batcher's hold: signing waits while the files already signed fill
- * every slot twice over. They keep the slots busy for longer than a kernel round trip,
- * and the files signed meanwhile then go in one request.
+ * The "sign-files" batcher's hold: signing waits while the files signed (waiting for a
+ * slot) or being signed would fill every free slot and then every slot once more. They
+ * keep the slots busy for longer than a kernel round trip, and the files read meanwhile
+ * then go in one request. The first files of a pick go at once: nothing is signed yet.
  * @param {Holder} engine
  */
 export function signingHold(engine) {
-  const hold = () => engine._ready.size >= SIGNED_PER_SLOT * engine.parallelFiles * (engine.queueAhead ? 2 : 1);
+  const hold = () => {
+    const slots = engine.parallelFiles * (engine.queueAhead ? 2 : 1); // files that may move at once
+    return engine._ready.size + engine._signer.sentItems >= 2 * slots - engine._moving.size;
+  };
   return { hold, maxHoldMs: MAX_HOLD_MS };
 }
 

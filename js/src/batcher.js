@@ -55,6 +55,8 @@ export class Batcher {
     this.pending = new Map();
     /** requests sent and not settled yet */
     this.inFlight = 0;
+    /** items in those requests */
+    this.sentItems = 0;
     this.scheduled = false;
   }
 
@@ -105,6 +107,7 @@ export class Batcher {
         this.pending.delete(key);
       }
       this.inFlight++;
+      this.sentItems += batch.length;
       /** @type {Promise<unknown>} */
       let request;
       try {
@@ -116,6 +119,7 @@ export class Batcher {
         .catch((err) => console.error("s3-upload-widget: batch handler failed", err))
         .finally(() => {
           this.inFlight--;
+          this.sentItems -= batch.length;
           this._schedule();
         });
     }

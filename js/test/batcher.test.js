@@ -46,9 +46,11 @@ test("maxBatch caps a request; maxInFlight requests may be out at once", async (
   await later();
   assert.deepEqual(sent.map((s) => s.items), [[1, 2], [3, 4]]);
   assert.equal(batcher.inFlight, 2);
+  assert.equal(batcher.sentItems, 4);
   sent[1].resolve();
   await later();
   assert.deepEqual(sent[2].items, [5]);
+  assert.equal(batcher.sentItems, 3, "the settled request's items no longer count");
 });
 
 test("remove takes an item out of the pending batch only", async () => {
