@@ -64,11 +64,14 @@ class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
         on_done: Callable[[dict], None] = lambda record: None,
         on_delta: Callable[[dict], None] = lambda command: None,
         cors_checker: Callable[[str], list[str]] | None = None,
+        warm_signer: bool = False,
     ) -> None:
         self.policy = policy
         self.options = options
         self._signer_factory = signer
         self._signer = None
+        self._warm_signer = warm_signer  # at the first hello, aside (Signer.warm)
+        self._warmer: threading.Thread | None = None
         self._on_change = on_change
         self._on_done = on_done
         self._on_delta = on_delta
@@ -134,6 +137,8 @@ class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
         """Cancel everything unfinished and abort every multipart upload still held in S3,
         also those whose abort failed earlier; returns the keys it could not abort."""
         self.cancel()
+        if self._warmer is not None:
+            self._warmer.join(timeout=10)  # it may be using the client the caller closes next
         for upload in self._uploads.values():
             self._abort_multipart(upload)
         return [u.record["key"] for u in self._uploads.values() if u.s3_upload_id]
@@ -158,10 +163,11 @@ class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
     def _hello(self, args: dict) -> dict:
         # Only a real page origin: configure_cors() and the CORS advice use it.
         self.origin = page_origin(args.get("origin"))
-        if self._signer is None:  # a first view: its first pick's lookups start now, aside
+        if self._warm_signer and self._warmer is None:  # the first pick's lookups, now
             with contextlib.suppress(Exception):
                 warm = self._get_signer().warm
-                threading.Thread(target=warm, name="s3uw-warm-signer", daemon=True).start()
+                self._warmer = threading.Thread(target=warm, name="s3uw-warm-signer", daemon=True)
+                self._warmer.start()
         self._publish()  # the page's view starts from every record as it is now
         return {"records": self._book.view()}
 

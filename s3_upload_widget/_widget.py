@@ -197,6 +197,7 @@ class S3UploadWidget(anywidget.AnyWidget):
             on_done=self._upload_done,
             on_delta=lambda command: self.send(command),
             cors_checker=self._check_cors,
+            warm_signer=True,
         )
         plan, inline = self._session.plan_lookups, partial(in_marimo, self)  # see _offload
         self._offload = Offloader(plan=plan, answer=self._answer, lock=self._lock, inline=inline)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import urllib.parse
 
 import pytest
@@ -420,16 +419,16 @@ def test_extra_endpoints_plan_whole_rounds_over_every_name_and_sign_in_turn(s3):
 def test_a_first_view_warms_the_signer_aside_so_the_first_pick_does_not_wait(s3):
     alias = "https://s3.dualstack.us-east-1.amazonaws.com"
     h = Harness(s3, extra_endpoints=(alias,))
+    h.session._warm_signer = True  # as the widget makes it (a Harness does not: no threads)
     assert h.signer_calls == 0
     h.ok(P.HELLO, origin="http://127.0.0.1:8888")
-    (warmer,) = [t for t in threading.enumerate() if t.name == "s3uw-warm-signer"] or [None]
-    if warmer is not None:
-        warmer.join(timeout=30)
+    h.session._warmer.join(timeout=30)
     assert h.signer_calls == 1
     assert h.session._signer._host_clients is not None, "both signing clients made"
     assert len(h.session._signer._host_clients) == 2
     h.ok(P.HELLO, origin="http://127.0.0.1:8888")  # another view: nothing more
     assert h.signer_calls == 1
+    assert h.session.close() == []  # and close() waits for a warm-up still running
 
 
 def test_a_view_still_says_hello_when_the_signer_cannot_be_made(s3):
@@ -439,6 +438,7 @@ def test_a_view_still_says_hello_when_the_signer_cannot_be_made(s3):
         raise RuntimeError("no client")
 
     h.session._signer_factory = broken
+    h.session._warm_signer = True
     assert h.ok(P.HELLO, origin="http://127.0.0.1:8888") == {"records": []}
 
 
