@@ -157,7 +157,7 @@ export class ProgressReporter {
     });
   }
 
-  /** Never send this file's count again (it was cancelled or forgotten). @param {string} id */
+  /** Never send this file's count again: it ended, or its completion tells the kernel. @param {string} id */
   forget(id) {
     this.latest.delete(id);
     this.reported.delete(id);
