@@ -375,12 +375,7 @@ XHR_LAG_JS = """(() => {
   window.__wsLog = [];
   if (window.__xhrLagWrapped) return; // one page serves every run: wrap once
   window.__xhrLagWrapped = true;
-  const dec = new TextDecoder();
-  const kind = (d) => {
-    const text = typeof d === "string" ? d : d instanceof ArrayBuffer ? dec.decode(d) : "";
-    const type = /"msg_type":\\s*"(\\w+)"/.exec(text), k = /"kind":\\s*"([\\w-]+)"/.exec(text);
-    return (type ? type[1] : "?") + (k ? ":" + k[1] : "");
-  };
+  const kind = __WS_MESSAGE_KIND__;
   const wsSend = WebSocket.prototype.send;
   WebSocket.prototype.send = function (data) {
     if (!this.__logged) {
@@ -405,7 +400,7 @@ XHR_LAG_JS = """(() => {
     }
     return send.apply(this, args);
   };
-})()"""
+})()""".replace("__WS_MESSAGE_KIND__", C.WS_MESSAGE_KIND_JS)
 
 
 def _start_profile(page):

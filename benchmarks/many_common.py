@@ -152,6 +152,17 @@ def drop_bucket(client, bucket: str) -> None:
 
 # --- the page's instruments ----------------------------------------------------------------------
 
+# What a kernel websocket message is, as a JS arrow function: its Jupyter msg_type and, for
+# a widget's custom message, the protocol kind it names (or a status message's state).
+# Read off the text: the v1 protocol's frames are binary. Benchmark pages only.
+WS_MESSAGE_KIND_JS = r"""((decoder) => (d) => {
+  const text = typeof d === "string" ? d : d instanceof ArrayBuffer ? decoder.decode(d) : "";
+  const type = /"msg_type":\s*"(\w+)"/.exec(text);
+  const kind = /"kind":\s*"([\w-]+)"/.exec(text);
+  const state = /"execution_state":\s*"(\w+)"/.exec(text);
+  return (type ? type[1] : "?") + (kind ? ":" + kind[1] : state ? ":" + state[1] : "");
+})(new TextDecoder())"""
+
 # Installed in every page before its own scripts (benchmark-only):
 # - every long task (> 50 ms on the main thread), from a buffered PerformanceObserver;
 # - bytes of every WebSocket message sent and received, per socket URL (without query).
@@ -168,16 +179,10 @@ PAGE_INSTRUMENTS = """
     }).observe({ type: "longtask", buffered: true });
   } catch (e) { S.longtaskError = String(e); }
   const size = (d) => (typeof d === "string" ? d.length : (d && (d.byteLength ?? d.size)) || 0);
-  // What each message is: its Jupyter msg_type, and for a widget's custom message the
-  // protocol kind it names (read off the text; the v1 protocol's frames are binary).
-  const dec = new TextDecoder();
+  const kindOf = __WS_MESSAGE_KIND__;
   const kinds = (S.kinds = { sent: {}, received: {} });
   const tally = (side, d) => {
-    const text = typeof d === "string" ? d : d instanceof ArrayBuffer ? dec.decode(d) : "";
-    const type = /"msg_type":\\s*"(\\w+)"/.exec(text);
-    const kind = /"kind":\\s*"([\\w-]+)"/.exec(text);
-    const state = /"execution_state":\\s*"(\\w+)"/.exec(text);
-    const key = (type ? type[1] : "?") + (kind ? ":" + kind[1] : state ? ":" + state[1] : "");
+    const key = kindOf(d);
     kinds[side][key] = (kinds[side][key] || 0) + 1;
   };
   const Orig = window.WebSocket;
@@ -188,22 +193,23 @@ PAGE_INSTRUMENTS = """
       const url = String(args[0]).split("?")[0];
       const c = (S.ws[url] = S.ws[url] || { sent: 0, received: 0, sent_n: 0, received_n: 0 });
       this.__mfCount = c;
+      this.__mfKernel = url.includes("/api/kernels/");
       this.addEventListener("message", (e) => {
         c.received += size(e.data);
         c.received_n++;
-        if (url.includes("/api/kernels/")) tally("received", e.data);
+        if (this.__mfKernel) tally("received", e.data);
       });
     }
     send(data) {
       this.__mfCount.sent += size(data);
       this.__mfCount.sent_n++;
-      if (String(this.url).includes("/api/kernels/")) tally("sent", data);
+      if (this.__mfKernel) tally("sent", data);
       return super.send(data);
     }
   }
   window.WebSocket = Counting;
 })();
-"""
+""".replace("__WS_MESSAGE_KIND__", WS_MESSAGE_KIND_JS)
 
 _SNAPSHOT = (
     "() => ({now: performance.now(), ws: (window.__mfBench || {}).ws || {},"

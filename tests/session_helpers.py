@@ -25,7 +25,7 @@ def s3(s3_client):
 class Harness:
     """A session plus what it reported, and a helper to send requests."""
 
-    def __init__(self, client, **options):
+    def __init__(self, client, *, warm_signer=False, **options):
         policy_args = {
             k: options.pop(k)
             for k in ("prefix", "accept", "max_size", "max_files", "key_template")
@@ -51,6 +51,7 @@ class Harness:
             on_done=self.done.append,
             on_delta=self.deltas.append,
             cors_checker=self._cors,
+            warm_signer=warm_signer,
         )
         self._next = 0
 

@@ -418,8 +418,7 @@ def test_extra_endpoints_plan_whole_rounds_over_every_name_and_sign_in_turn(s3):
 
 def test_a_first_view_warms_the_signer_aside_so_the_first_pick_does_not_wait(s3):
     alias = "https://s3.dualstack.us-east-1.amazonaws.com"
-    h = Harness(s3, extra_endpoints=(alias,))
-    h.session._warm_signer = True  # as the widget makes it (a Harness does not: no threads)
+    h = Harness(s3, warm_signer=True, extra_endpoints=(alias,))  # as the widget makes it
     assert h.signer_calls == 0
     h.ok(P.HELLO, origin="http://127.0.0.1:8888")
     h.session._warmer.join(timeout=30)
@@ -432,13 +431,12 @@ def test_a_first_view_warms_the_signer_aside_so_the_first_pick_does_not_wait(s3)
 
 
 def test_a_view_still_says_hello_when_the_signer_cannot_be_made(s3):
-    h = Harness(s3)
+    h = Harness(s3, warm_signer=True)
 
     def broken():
         raise RuntimeError("no client")
 
     h.session._signer_factory = broken
-    h.session._warm_signer = True
     assert h.ok(P.HELLO, origin="http://127.0.0.1:8888") == {"records": []}
 
 

@@ -325,6 +325,7 @@ export class UploadEngine {
       // Stored: the slot goes to the next file while this one completes; a late pause is moot.
       file.pauseAborted = false;
       this._moving.delete(file);
+      this._reporter.forget(file.id); // the kernel counts a completed file's bytes itself
       this._update(file, { status: "completing", speed: 0, eta: null });
       this._completer.add(file.id, { file, payload });
       this._pump();
@@ -335,11 +336,10 @@ export class UploadEngine {
   }
 
   /**
-   * One "complete-files" request; the kernel counts a completed file's bytes itself.
+   * One "complete-files" request.
    * @param {Finished[]} items
    */
   async _completeFiles(items) {
-    for (const { file } of items) this._reporter.forget(file.id);
     const uploads = items.map(({ file, payload }) => ({ upload_id: file.id, ...payload }));
     const files = items.map((item) => item.file);
     await answerEach("complete-files", files, () => this.api.completeFiles(uploads), {
@@ -424,7 +424,7 @@ export class UploadEngine {
     const loaded = meter.loaded;
     if (loaded === state.loaded && !changed) return;
     this._update(file, { loaded, speed: meter.speed, eta: meter.eta });
-    if (loaded < state.total) this._reporter.update(file.id, loaded); // the kernel counts a completed file itself
+    if (loaded < state.total) this._reporter.update(file.id, loaded);
   }
 
   /**
