@@ -37,11 +37,26 @@ def read_checksum(value: object, what: str) -> str:
     )
 
 
-def start_multipart(upload: Upload, signer: Any, options: Any) -> dict:
+def new_entry(record: dict, options: Any) -> dict:
+    """ADD_FILES' entry of a new upload: a copy of its ``record``, and when it is queued to
+    go as a multipart upload with checksums, ``first_part``: part 1's bytes as
+    `start_multipart` would plan them with ``options`` now. The page hashes them while
+    SIGN_FILES is out (on a home link that hash was most of the first byte's delay); if
+    the options change before signing, that hash is of other bytes and goes unused."""
+    entry = dict(record)
+    size = record["size"]
+    if record["status"] == "queued" and options.checksum and size >= options.multipart_threshold:
+        part_size, _ = plan_parts(size, options.part_size, options.in_flight)
+        length = part_length(size, part_size, 1)
+        entry["first_part"] = {"part_number": 1, "offset": 0, "length": length}
+    return entry
+
+
+def start_multipart(upload: Upload, signer: Any, options: Any, *, look_first: bool = True) -> dict:
     """Create the S3 multipart upload of ``upload``; the SIGN answer for the page.
     ``options`` (`SessionOptions`) gives ``part_size``, ``in_flight`` (parts come in
     whole rounds of it), ``overwrite`` and ``checksum``: with "CRC32C" every part must
-    come with its checksum (`sign_parts`)."""
+    come with its checksum (`sign_parts`). ``look_first``: see `Signer.create_multipart`."""
     checksum = options.checksum
     record = upload.record
     size, count = plan_parts(record["size"], options.part_size, options.in_flight)
@@ -51,6 +66,7 @@ def start_multipart(upload: Upload, signer: Any, options: Any) -> dict:
         overwrite=options.overwrite,
         extra_args=upload.extra_args,
         checksum_algorithm=checksum,
+        look_first=look_first,
     )
     upload.checksum_algorithm = checksum or ""
     upload.mode = "multipart"

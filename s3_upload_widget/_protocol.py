@@ -35,7 +35,11 @@ has status "error" and nothing is signed for it. A file that matches an interrup
 multipart upload of this kernel (same name, path, size and last_modified; checksums
 on; S3 holds a part of it) is answered with that upload's record plus
 ``resume: {part_number, offset, length}``, the lowest stored part: the page hashes
-those bytes and sends ADOPT (no new record is made)."""
+those bytes and sends ADOPT (no new record is made). A new record that will go as a
+multipart upload with checksums carries ``first_part: {part_number: 1, offset: 0,
+length}`` as its plan has it now: the page hashes those bytes while its SIGN_FILES is
+out, so the first part can leave as soon as it is signed (a hint: the plan SIGN_FILES
+answers is the one that counts)."""
 
 SIGN = "sign"
 """args: {upload_id: str, checksum: str} (the file's CRC32C, base64, when the widget's

@@ -27,7 +27,7 @@ from ._extra_args import resolve_extra_args
 from ._form_post import plan_form_post, resolve_form_posts
 from ._intake import MAX_FILES_PER_MESSAGE, key_in_use_error, read_batch
 from ._options import SessionOptions
-from ._parts import MAX_SIGNATURES_PER_PART, read_checksum, sign_parts, start_multipart
+from ._parts import MAX_SIGNATURES_PER_PART, new_entry, read_checksum, sign_parts, start_multipart
 from ._pausing import PauseHandlers
 from ._policy import FileInfo, UploadPolicy
 from ._publish import RecordBook
@@ -189,7 +189,7 @@ class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
                 entry = self.resume_entry(info, look)
                 if entry is None:
                     added.append(self._new_upload(info, batch))
-                entries.append(entry or dict(added[-1].record))
+                entries.append(entry or new_entry(added[-1].record, self.options))
         except Exception:
             for upload in added:  # all or nothing: no record that nobody will upload
                 del self._uploads[upload.record["id"]]
@@ -249,11 +249,11 @@ class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
         upload.extra_args = resolve_extra_args(self.options.extra_args, fields)
         signer = self._get_signer()
         if record["size"] >= self.options.multipart_threshold:
-            result = start_multipart(upload, signer, self.options)
+            result = start_multipart(upload, signer, self.options, look_first=self._look_first())
         else:
             # Said before any byte is sent: S3's 412 for the signed If-None-Match may come
             # without CORS headers (moto), and some servers ignore If-None-Match (s3rver).
-            if not self.options.overwrite:
+            if self._look_first():
                 verify.refuse_if_taken(signer, record["key"], (exists or {}).get(record["key"]))
             upload.mode = "single"
             self._plan_form_post(upload, args.get("md5"))
@@ -342,6 +342,7 @@ class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
                 expected_size=record["size"],
                 overwrite=self.options.overwrite,
                 part_checksums=upload.part_checksums if upload.checksum_algorithm else None,
+                look_first=self._look_first(),
             )
             upload.s3_upload_id = ""  # completed: nothing left to abort
         checksum = upload.checksum or stored.get("checksum_crc32c", "")

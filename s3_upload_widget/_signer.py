@@ -247,6 +247,7 @@ class Signer:
         overwrite: bool,
         extra_args: dict | None = None,
         checksum_algorithm: str | None = None,
+        look_first: bool = True,
     ) -> str:
         """Start a multipart upload to ``key`` and return S3's UploadId.
 
@@ -254,11 +255,13 @@ class Signer:
         parts and completion carry none. With ``overwrite=False`` an existing object raises
         ``UploadError("key-exists")`` now, before any byte is sent (completion checks again).
         ``checksum_algorithm`` ("CRC32C") makes every part carry that checksum.
+        ``look_first=False`` skips that HEAD where no object can be at the key yet (it
+        holds a new random id: `keys_are_private`), a round trip to S3 less.
         """
         options = normalize_extra_args(extra_args)
         if checksum_algorithm:
             options["ChecksumAlgorithm"] = checksum_algorithm
-        if not overwrite and self.exists_if_allowed(key):
+        if not overwrite and look_first and self.exists_if_allowed(key):
             raise self._key_exists(key)
         try:
             answer = self.client.create_multipart_upload(
@@ -302,6 +305,7 @@ class Signer:
         expected_size: int,
         overwrite: bool,
         part_checksums: dict[int, str] | None = None,
+        look_first: bool = True,
     ) -> dict:
         """Check the parts S3 holds against what the browser reports, then complete.
 
@@ -311,14 +315,15 @@ class Signer:
         upload is aborted (nothing half-written stays billed) and ``UploadError`` raised:
         ``bad-request``, ``size-mismatch``, ``key-exists``, or the S3 error. With
         ``part_checksums`` (the CRC32C signed for each part) S3 checks them again, and the
-        total size where it knows ``MpuObjectSize``.
+        total size where it knows ``MpuObjectSize``. ``look_first=False`` skips the HEAD
+        for servers that ignore ``If-None-Match`` where no other upload can write the key.
         Returns ``{"etag", "size", "checksum_crc32c"}`` of the stored object.
         """
         try:
             reported = read_reported_parts(key, parts)
             stored = self.stored_parts(key, upload_id)
             check_stored_parts(self.bucket, key, reported, stored, expected_size)
-            if not overwrite and self.exists_if_allowed(key):
+            if not overwrite and look_first and self.exists_if_allowed(key):
                 # Moto and old S3-compatible servers may ignore If-None-Match: check too.
                 raise self._key_exists(key)
             answer = self._complete(key, upload_id, reported, stored, overwrite, part_checksums)

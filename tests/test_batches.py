@@ -106,6 +106,10 @@ def test_a_batch_naming_a_file_twice_is_refused_and_ends_it(s3):
     assert h.session.records[0]["status"] == "error"
 
 
+OTHERS_MAY_WRITE = "{prefix}{filename}"
+"""Keys without a new random id: an object may be there already, so S3 is asked first."""
+
+
 def s3_calls(client) -> list[str]:
     """The names of the object reads (listings, HEADs) ``client`` sends from now on."""
     calls: list[str] = []
@@ -176,7 +180,7 @@ def test_a_role_that_may_not_list_is_checked_by_head(s3, monkeypatch):
     def denied(**_):
         raise ClientError({"Error": {"Code": "AccessDenied"}}, "ListObjectsV2")
 
-    h = Harness(s3)
+    h = Harness(s3, key_template=OTHERS_MAY_WRITE)
     records = add_many(h, 3)
     monkeypatch.setattr(s3, "list_objects_v2", denied)
     calls = s3_calls(s3)
@@ -270,7 +274,7 @@ def sign_in_batches(h: Harness, records: list[dict], size: int) -> list[dict]:
 
 
 def test_one_listing_says_which_keys_are_free_for_every_queued_small_file(s3):
-    h = Harness(s3)
+    h = Harness(s3, key_template=OTHERS_MAY_WRITE)
     records = add_many(h, 30)
     calls = s3_calls(s3)
     results = sign_in_batches(h, records, 10)
@@ -284,7 +288,7 @@ def test_an_answer_older_than_its_freshness_is_asked_again(s3, monkeypatch):
 
     clock = [1000.0]
     monkeypatch.setattr(_batch_handlers.time, "monotonic", lambda: clock[0])
-    h = Harness(s3)
+    h = Harness(s3, key_template=OTHERS_MAY_WRITE)
     records = add_many(h, 4)
     calls = s3_calls(s3)
     first = h.ok(P.SIGN_FILES, upload_ids=[records[0]["id"]])["results"]
@@ -338,3 +342,38 @@ def test_nothing_is_read_ahead_of_a_request_its_handler_refuses(s3):
         assert not h.session.plan_lookups({"id": "x", "kind": P.SIGN_FILES, "args": args})
     assert not h.session.plan_lookups({"id": "x", "kind": P.HELLO, "args": {}})
     assert not h.session.plan_lookups("not a message")
+
+
+def test_keys_with_a_new_random_id_are_not_looked_for_before_writing(s3):
+    # The default key template holds the pick's {batch}: no object can be there yet, so
+    # neither a listing nor a HEAD comes before signing, nor before completing the
+    # multipart upload; If-None-Match is still signed (S3 checks it when bytes arrive).
+    import requests
+
+    h = Harness(s3, multipart_threshold=5 * MiB, part_size=5 * MiB)
+    records = add_many(h, 3)
+    big = h.add("big.bin", 6 * MiB, "application/octet-stream")
+    calls = s3_calls(s3)
+    results = h.ok(P.SIGN_FILES, upload_ids=[r["id"] for r in [*records, big]])["results"]
+    assert all(entry["ok"] for entry in results)
+    assert all(e["result"]["headers"]["If-None-Match"] == "*" for e in results[:3])
+    assert calls == []
+    body = bytes(range(256)) * (6 * MiB // 256)
+    parts = h.ok(P.SIGN_PARTS, upload_id=big["id"], part_numbers=[1, 2])["parts"]
+    etags = []
+    for part, chunk in zip(parts, (body[: 5 * MiB], body[5 * MiB :]), strict=True):
+        answer = requests.put(part["url"], data=chunk, headers=part["headers"], timeout=30)
+        etags.append({"part_number": part["part_number"], "etag": answer.headers["ETag"]})
+    assert h.ok(P.COMPLETE, upload_id=big["id"], parts=etags)["record"]["status"] == "done"
+    assert calls == []
+    assert s3.get_object(Bucket=BUCKET, Key=big["key"])["Body"].read() == body
+
+
+def test_keys_others_may_write_are_looked_for_before_writing(s3):
+    # The counterpart: with keys another upload may have written, the same requests ask.
+    h = Harness(s3, multipart_threshold=5 * MiB, part_size=5 * MiB, key_template=OTHERS_MAY_WRITE)
+    records = add_many(h, 2)
+    big = h.add("big.bin", 6 * MiB, "application/octet-stream")
+    calls = s3_calls(s3)
+    h.ok(P.SIGN_FILES, upload_ids=[r["id"] for r in [*records, big]])
+    assert calls == ["ListObjectsV2", "HeadObject"]  # the small files' keys, then big.bin's

@@ -140,3 +140,23 @@ def test_with_checksum_off_nothing_is_asked_or_signed(s3):
     h.ok(P.SIGN, upload_id=big["id"])
     (part,) = h.ok(P.SIGN_PARTS, upload_id=big["id"], part_numbers=[1], checksums=None)["parts"]
     assert HEADER not in part["headers"]
+
+
+def test_add_files_names_part_1_of_a_multipart_file_as_sign_will_plan_it(s3):
+    h = Harness(s3, multipart_threshold=8 * MiB, concurrency=3)
+    size = 40 * MiB + 7
+    big = h.add("big.bin", size, "application/octet-stream")
+    plan = h.ok(P.SIGN, upload_id=big["id"])
+    assert plan["mode"] == "multipart" and plan["checksum"] == "CRC32C"
+    assert big["first_part"] == {"part_number": 1, "offset": 0, "length": plan["part_size"]}
+    assert big["first_part"]["length"] < size
+    # Not in the record the kernel keeps (nor in the `uploads` trait): a hint for this answer.
+    assert "first_part" not in h.session.records[0]
+    # A file that goes as one PUT, and any file with checksums off, get no hint.
+    assert "first_part" not in h.add("small.csv", 8 * MiB - 1)
+    off = Harness(s3, multipart_threshold=8 * MiB, checksum=None)
+    assert "first_part" not in off.add("big.bin", size, "application/octet-stream")
+    # Nor does a refused file.
+    strict = Harness(s3, multipart_threshold=8 * MiB, max_size=MiB)
+    refused = strict.add("big.bin", size, "application/octet-stream")
+    assert refused["status"] == "error" and "first_part" not in refused

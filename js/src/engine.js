@@ -17,7 +17,7 @@ import { Batcher } from "./batcher.js";
 import { completionHold, signingHold } from "./batch-holds.js";
 import { FileQueue, Tally, atLeastOne, byId, first, newFile } from "./ledger.js";
 import { answerEach } from "./kernel.js";
-import { transfer } from "./transfer.js";
+import { hashEarly, transfer } from "./transfer.js";
 import { afterPausedTransfer, holdAfterTransfer, pauseFile, resumeFile } from "./pausing.js";
 import { PendingWork } from "./pending.js";
 import { wholeFileSums } from "./checksum.js";
@@ -130,15 +130,14 @@ export class UploadEngine {
   }
 
   /**
-   * Queue a file. `id` is the upload id the kernel gave it in "add-files".
-   * @param {string} id
-   * @param {Blob} blob
+   * Queue a file: `id` and `firstPart` (hashed once admitted: hashEarly) from "add-files".
+   * @param {string} id @param {Blob} blob @param {{offset: number, length: number} | null} [firstPart]
    */
-  add(id, blob) {
+  add(id, blob, firstPart = null) {
     const known = this._files.get(id);
     if (known && !known.stopped) throw new Error(`Upload ${id} is already queued.`);
     if (known) this._forget(known); // a re-added id moves to the end
-    const file = newFile(id, blob, this.now);
+    const file = Object.assign(newFile(id, blob, this.now), { firstPart });
     this._files.set(id, file);
     this._queue.push(file);
     this._unfinished++;
@@ -282,6 +281,7 @@ export class UploadEngine {
    */
   _toSign(file) {
     if (!this.checksum || file.checksum || file.blob.size >= this.multipartThreshold) {
+      hashEarly(file); // a multipart file's part 1, while "sign-files" is out
       this._signer.add(file.id, file);
       return;
     }

@@ -65,6 +65,9 @@ import { StallGroup } from "./stall.js";
  * @property {StallGroup} stalls           its requests (in flight, and recently stored),
  *           which judge each other's stalls
  * @property {number} networkWaits         its requests waiting for the network
+ * @property {{offset: number, length: number} | null} firstPart  "add-files"' first_part: the
+ *           bytes of part 1 as the kernel plans them, hashed while "sign-files" is out
+ * @property {{start: number, end: number, sum: Promise<string>} | null} early  that hash
  */
 
 /**
@@ -90,7 +93,7 @@ export function newFile(id, blob, now) {
   return {
     id, blob, state, controller: null, stopped: false, meter: new TransferMeter(blob.size, now),
     plan: null, paused: false, pauseAborted: false, admitted: false, pausedFrom: "queued", stored: new Map(), checksum: "",
-    stalls: new StallGroup(), networkWaits: 0,
+    stalls: new StallGroup(), networkWaits: 0, firstPart: null, early: null,
   };
 }
 

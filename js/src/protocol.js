@@ -99,6 +99,8 @@ export const STATUSES = Object.freeze([
  * @property {boolean} multipart
  * @property {{part_number: number, offset: number, length: number}} [resume]  add-files only: the
  *           file resumes this interrupted upload once the page proves it with "adopt"
+ * @property {{part_number: number, offset: number, length: number}} [first_part]  add-files only:
+ *           a new multipart upload's part 1 as planned now, for the page to hash while it is signed
  */
 
 /** Statuses an upload never leaves. */

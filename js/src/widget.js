@@ -147,7 +147,7 @@ class Controller {
       const { uploads } = await this.rpc.request(P.ADD_FILES, { files: described });
       uploads.forEach((record, i) => {
         if (record.resume) this._resume(record.id, record.resume, picked[i].file);
-        else if (record.status === "queued") this.engine.add(record.id, picked[i].file);
+        else if (record.status === "queued") this.engine.add(record.id, picked[i].file, record.first_part);
       });
     } catch (err) {
       this._setNotice([skipped, describeError(err)].filter(Boolean).join("\n"));

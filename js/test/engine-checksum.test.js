@@ -115,3 +115,42 @@ test("a single PUT whose URL expired is signed again with the same CRC32C", asyn
   assert.equal(engine.state("u1").status, "done");
   assert.equal(seen.resign, await crc32cOfBlob(blob));
 });
+
+/**
+ * A multipart file whose reads are logged (a File's slice), with "sign-files" marking
+ * where in that log it was asked: run with or without add-files' first_part.
+ */
+async function runLoggingReads(firstPart) {
+  const size = 250;
+  const real = blobOfRandom(size, 9);
+  const reads = [];
+  const blob = { size, slice: (start, end) => (reads.push(`${start}-${end}`), real.slice(start, end)) };
+  const transport = new FakeTransport();
+  const plan = Object.assign(multipartPlan(size, 100), { checksum: "CRC32C" });
+  const { api, seen } = recordingApi({ transport, plans: { u1: plan } });
+  const { signFiles } = api;
+  api.signFiles = (...args) => (reads.push("sign-files"), signFiles(...args));
+  const engine = makeEngine({ api, transport, concurrency: 2, checksum: "CRC32C", multipartThreshold: 100 });
+  engine.add("u1", /** @type {Blob} */ (/** @type {unknown} */ (blob)), firstPart);
+  await engine.whenIdle();
+  assert.equal(engine.state("u1").status, "done");
+  const part1 = seen.parts.find((p) => p.numbers.includes(1));
+  assert.equal(part1.checksums[part1.numbers.indexOf(1)], await crc32cOfBlob(real.slice(0, 100)));
+  return reads;
+}
+
+test("add-files' first_part is hashed before sign-files is answered, and not hashed again", async () => {
+  const reads = await runLoggingReads({ offset: 0, length: 100 });
+  assert.ok(reads.indexOf("0-100") < reads.indexOf("sign-files"), reads.join(" "));
+  assert.equal(reads.filter((r) => r === "0-100").length, 2, reads.join(" ")); // its hash, its PUT body
+  // Without the hint, part 1 is read only once the plan is back.
+  const plain = await runLoggingReads(null);
+  assert.ok(plain.indexOf("0-100") > plain.indexOf("sign-files"), plain.join(" "));
+  assert.equal(plain.filter((r) => r === "0-100").length, 2, plain.join(" "));
+});
+
+test("a first_part that is not the plan's part 1 goes unused: part 1 is hashed from its own bytes", async () => {
+  const reads = await runLoggingReads({ offset: 0, length: 120 }); // the options changed before signing
+  assert.ok(reads.indexOf("0-120") < reads.indexOf("sign-files"), reads.join(" "));
+  assert.equal(reads.filter((r) => r === "0-100").length, 2, reads.join(" "));
+});

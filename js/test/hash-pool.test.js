@@ -72,3 +72,40 @@ test("a worker that fails hands its part and every later one to the main thread"
   assert.deepEqual(await pool.hash(blobs[0]), expected[0]);
   assert.equal(mainThread, blobs.length + 1);
 });
+
+test("warm() starts every worker before any part, so the first parts start none", async () => {
+  const fake = fakeWorkers();
+  const pool = new HashPool({ makeWorker: fake.makeWorker, size: 3, fallback: () => Promise.reject(new Error("main thread used")) });
+  pool.warm();
+  assert.equal(fake.made.length, 3);
+  assert.deepEqual(fake.made.map((w) => w.jobs), [1, 1, 1]);
+  pool.warm(); // warm already: nothing more starts
+  assert.equal(fake.made.length, 3);
+  assert.deepEqual(await Promise.all(blobs.map((b) => pool.hash(b))), expected);
+  assert.equal(fake.made.length, 3);
+  assert.deepEqual(fake.made.map((w) => w.jobs), [3, 3, 3]);
+  pool.close();
+});
+
+test("warm() where no worker can start raises nothing, and the main thread hashes", async () => {
+  let mainThread = 0;
+  const pool = new HashPool({
+    makeWorker: () => {
+      throw new Error("blob: workers are refused by this page's CSP");
+    },
+    fallback: (blob) => (mainThread++, crc32cOfBlob(blob)),
+  });
+  pool.warm();
+  assert.equal(pool.broken, true);
+  assert.deepEqual(await pool.hash(blobs[0]), expected[0]);
+  assert.equal(mainThread, 1);
+});
+
+test("a part asked for while the warm-up hashes waits for a warm worker, not a new one", async () => {
+  const fake = fakeWorkers();
+  const pool = new HashPool({ makeWorker: fake.makeWorker, size: 1, fallback: () => Promise.reject(new Error("main thread used")) });
+  pool.warm();
+  assert.equal(await pool.hash(blobs[1]), expected[1]);
+  assert.equal(fake.made.length, 1);
+  assert.equal(fake.made[0].jobs, 2);
+});
