@@ -16,7 +16,7 @@ CODES = frozenset({
     "access-denied", "wrong-region", "endpoint-unreachable", "cors", "too-large",
     "not-accepted", "too-many-files", "key-exists", "bad-name", "bad-request", "s3-rejected",
     "stalled", "etag-unreadable", "size-mismatch", "checksum-mismatch", "unverified",
-    "unknown-upload", "cancelled", "internal",
+    "unknown-upload", "cancelled", "in-another-window", "internal",
 })  # fmt: skip
 """Every stable ``UploadError.code``. Front-end code and tests may rely on them."""
 

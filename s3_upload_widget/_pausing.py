@@ -27,7 +27,7 @@ class PauseHandlers:
 
     _uploads: Any
 
-    def _upload_for(self, args: dict) -> Upload:  # pragma: no cover - UploadSession's
+    def _upload_for(self, args: dict, *, any_page: bool = False) -> Upload:  # pragma: no cover
         raise NotImplementedError
 
     def _changed(self, *uploads: Upload) -> None:  # pragma: no cover - UploadSession's

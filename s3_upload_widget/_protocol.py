@@ -35,11 +35,13 @@ has status "error" and nothing is signed for it. A file that matches an interrup
 multipart upload of this kernel (same name, path, size and last_modified; checksums
 on; S3 holds a part of it) is answered with that upload's record plus
 ``resume: {part_number, offset, length}``, the lowest stored part: the page hashes
-those bytes and sends ADOPT (no new record is made). A new record that will go as a
-multipart upload with checksums carries ``first_part: {part_number: 1, offset: 0,
-length}`` as its plan has it now: the page hashes those bytes while its SIGN_FILES is
-out, so the first part can leave as soon as it is signed (a hint: the plan SIGN_FILES
-answers is the one that counts)."""
+those bytes and sends ADOPT (no new record is made), unless another page of this widget
+moved its bytes within the last 10 s: then the entry is that record plus ``elsewhere:
+true`` (nothing to do now; the page may ask again once that window stopped). A new
+record that will go as a multipart upload with checksums carries ``first_part:
+{part_number: 1, offset: 0, length}`` as its plan has it now: the page hashes those
+bytes while its SIGN_FILES is out, so the first part can leave as soon as it is signed
+(a hint: the plan SIGN_FILES answers is the one that counts)."""
 
 SIGN = "sign"
 """args: {upload_id: str, checksum: str} (the file's CRC32C, base64, when the widget's
@@ -104,7 +106,8 @@ ADOPT = "adopt"
 S3 holds at the plan's size); the record is "uploading" and the page sends only the
 other parts. Different (another file of that name): {adopted: false, record: <a new
 queued record for this file>}; the interrupted upload stays as it was. A refused ADOPT
-never ends the interrupted upload."""
+never ends the interrupted upload; one of an upload whose bytes another page moved
+within the last 10 s is refused with ``in-another-window`` (_owners.py)."""
 
 REQUEST_KINDS = frozenset(
     {HELLO, ADD_FILES, SIGN, SIGN_PARTS, COMPLETE, FAIL, CANCEL, SIGN_FILES, COMPLETE_FILES}
@@ -115,6 +118,10 @@ MAX_FILES_PER_BATCH = 64
 """Files in one SIGN_FILES or COMPLETE_FILES request: enough to amortise a kernel round
 trip over many small files, few enough that one answer never holds the page for long."""
 
+ELSEWHERE_MS = 10000
+"""How long after a page last moved an upload's bytes it still counts as going on there
+(_owners.py; mirror: js/src/protocol.js): no other page may take it over meanwhile."""
+
 FORM_POST_MAX_BYTES = 1024 * 1024
 """Files below this size may go as form POSTs (_form_post.py; mirror: js/src/protocol.js):
 the page sends their MD5 with SIGN_FILES too, for the policy's Content-MD5."""
@@ -122,7 +129,8 @@ the page sends their MD5 with SIGN_FILES too, for the policy's Content-MD5."""
 # --- Notifications: browser -> kernel, never answered -------------------------------
 
 PROGRESS = "progress"
-"""{kind: "progress", updates: [{upload_id: str, loaded: int}]}; throttled by the browser."""
+"""{kind: "progress", page: str, updates: [{upload_id: str, loaded: int}]}; throttled by
+the browser. ``page``: the prefix of the page's request ids (_owners.py)."""
 
 NOTIFICATION_KINDS = frozenset({PROGRESS})
 

@@ -52,6 +52,8 @@ class Upload:
     form: dict | None = None  # a form POST's fields (_form_post), None for a PUT
     content_md5: str = ""  # the MD5 a form POST's policy pins (S3 verifies the body)
     max_outstanding: int = MAX_OUTSTANDING_PARTS  # 3 x the parts in flight (_parts.py)
+    page: str = ""  # the page that signed it or took it over last (_owners.py)
+    moved_at: float = 0.0  # time.monotonic() when that page last moved it
 
     @property
     def is_final(self) -> bool:

@@ -9,7 +9,10 @@ and the lowest part S3 holds, instead of a new record. The page hashes those byt
 sends ADOPT: the same CRC32C as the stored part's adopts the upload (its plan and every
 stored part go back to the page); another one is a different file of that name, which
 gets a new record while the interrupted upload stays as it was. Without checksums no
-resume is offered: nothing would tell the two files apart.
+resume is offered: nothing would tell the two files apart. An upload that another page
+still sends (its bytes moved within `_owners.ELSEWHERE_S`) is neither offered nor
+adopted: two windows never send the same parts, and once one takes an upload over, the
+other's requests about it are refused (_owners.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from ._errors import UploadError
 from ._intake import MAX_FILES_PER_MESSAGE
+from ._owners import moving_elsewhere, refuse_takeover, take
 from ._parts import read_checksum
 from ._policy import FileInfo
 from ._records import Upload
@@ -67,11 +71,12 @@ class ResumeHandlers:
 
     _uploads: Any
     _accepted: int
+    _page: str
 
     def _get_signer(self) -> Any:  # pragma: no cover - UploadSession's
         raise NotImplementedError
 
-    def _upload_for(self, args: dict) -> Upload:  # pragma: no cover - UploadSession's
+    def _upload_for(self, args: dict, *, any_page: bool = False) -> Upload:  # pragma: no cover
         raise NotImplementedError
 
     def _changed(self, *uploads: Upload) -> None:  # pragma: no cover - UploadSession's
@@ -127,6 +132,10 @@ class ResumeHandlers:
                 continue
             if not same_file(upload, info):
                 continue
+            if moving_elsewhere(upload, self._page) is not None:
+                # Another window still sends it: that page's row, not a new upload.
+                taken.add(upload.record["id"])
+                return {**upload.record, "elsewhere": True}
             try:
                 stored = self._stored_parts(upload)
             except UploadError as err:  # e.g. NoSuchUpload: nothing to resume
@@ -146,7 +155,7 @@ class ResumeHandlers:
     def _adopt(self, args: dict) -> dict:
         # upload_id is taken out of args: the router ends the upload a failed request
         # names, and a refused ADOPT must leave the interrupted upload as it is.
-        upload = self._upload_for({"upload_id": args.pop("upload_id", None)})
+        upload = self._upload_for({"upload_id": args.pop("upload_id", None)}, any_page=True)
         checksum = read_checksum(args.get("checksum"), "the stored part to resume")
         record = upload.record
         if not offers_resume(upload):
@@ -155,6 +164,9 @@ class ResumeHandlers:
                 f"The upload of {record['name']!r} is {record['status']}: it cannot be resumed.",
                 "Pick the file again to upload it anew.",
             )
+        since = moving_elsewhere(upload, self._page)
+        if since is not None:
+            raise refuse_takeover(upload, since)
         stored = self._stored_parts(upload)
         if not stored:  # aborted meanwhile (or the parts expired): start anew
             self._finish_cancelled(upload)
@@ -173,6 +185,7 @@ class ResumeHandlers:
         ]
         upload.paused_from = ""
         upload.outstanding = set()  # the old page's unused URLs: its requests are gone
+        take(upload, self._page)  # the old page's requests about it are refused from now
         record["status"] = "uploading"
         record["loaded"] = sum(stored[p["part_number"]]["Size"] for p in parts)
         self._changed(upload)

@@ -25,8 +25,9 @@ from ._diagnose import diagnose_failure
 from ._errors import UploadError
 from ._extra_args import resolve_extra_args
 from ._form_post import plan_form_post, resolve_form_posts
-from ._intake import MAX_FILES_PER_MESSAGE, key_in_use_error, read_batch
+from ._intake import key_in_use_error, read_batch
 from ._options import SessionOptions
+from ._owners import ELSEWHERE_CODE, OwnerHandlers, moved, page_of, take
 from ._parts import MAX_SIGNATURES_PER_PART, new_entry, read_checksum, sign_parts, start_multipart
 from ._pausing import PauseHandlers
 from ._policy import FileInfo, UploadPolicy
@@ -35,12 +36,11 @@ from ._records import Upload, new_record
 from ._resume import ResumeHandlers
 from ._router import Router
 from ._sizes import check_uploadable
-from ._values import is_int
 
 log = logging.getLogger(__name__)
 
 
-class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
+class UploadSession(BatchHandlers, OwnerHandlers, PauseHandlers, ResumeHandlers):
     """Upload records and the handlers of every request kind of `_protocol`.
 
     `signer` is a zero-argument callable returning a `Signer`: creating one may look up
@@ -101,11 +101,11 @@ class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
 
         ``found``: S3's answers read for this message beforehand (`plan_lookups`).
         """
-        self._found = found
+        self._found, self._page = found, page_of(msg)
         try:
             reply = self._router.handle(msg)
         finally:
-            self._found = NOTHING_FOUND
+            self._found, self._page = NOTHING_FOUND, ""
         self._publish()
         return reply
 
@@ -149,8 +149,8 @@ class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
         """End the records of the uploads a failed request was about, if still on."""
         for upload_id in named_ids(args):
             upload = self._uploads.get(upload_id)
-            if upload is None or upload.is_final:
-                continue
+            if upload is None or upload.is_final or err.code == ELSEWHERE_CODE:
+                continue  # (another page took it over: it goes on there)
             try:
                 self._fail_upload(upload, err)
             except Exception:
@@ -242,6 +242,7 @@ class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
             # The browser's URL expired before the PUT finished: sign the same PUT again.
             return self._sign_single(upload)
         upload.expect_status("queued")
+        take(upload, self._page)
         record["status"] = "signing"
         self._changed(upload)
         self._check_rules(upload)  # the options may have changed since the file was added
@@ -303,6 +304,7 @@ class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
     def _sign_parts(self, args: dict) -> dict:
         upload = self._upload_for(args)
         upload.expect_status("uploading")
+        moved(upload)
         numbers, checksums = args.get("part_numbers"), args.get("checksums")
         return {"parts": sign_parts(upload, self._get_signer(), numbers, checksums)}
 
@@ -371,25 +373,9 @@ class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
         return {"record": dict(upload.record)}
 
     def _cancel(self, args: dict) -> dict:
-        upload = self._upload_for(args)
+        upload = self._upload_for(args, any_page=True)  # any window's ✕ cancels
         self._finish_cancelled(upload)
         return {"record": dict(upload.record)}
-
-    def _progress(self, msg: dict) -> None:
-        updates = msg.get("updates")
-        if not isinstance(updates, list):
-            return
-        for update in updates[:MAX_FILES_PER_MESSAGE]:
-            if not isinstance(update, dict):
-                continue
-            upload = self._uploads.get(update.get("upload_id"))  # type: ignore[arg-type]
-            loaded = update.get("loaded")
-            if upload is None or not is_int(loaded) or upload.record["status"] != "uploading":
-                continue
-            loaded = max(0, min(loaded, upload.record["size"]))
-            if loaded != upload.record["loaded"]:
-                upload.record["loaded"] = loaded
-                self._changed(upload)
 
     def _get_signer(self) -> Any:
         if self._signer is None:
@@ -397,14 +383,6 @@ class UploadSession(BatchHandlers, PauseHandlers, ResumeHandlers):
         self._signer.expires_in = self.options.expires_in  # changes apply at once
         self._signer.extra_endpoints = self.options.extra_endpoints
         return self._signer
-
-    def _upload_for(self, args: dict) -> Upload:
-        upload_id = args.get("upload_id")
-        upload = self._uploads.get(upload_id) if isinstance(upload_id, str) else None
-        if upload is None:
-            message = f"No upload with id {upload_id!r} in this widget."
-            raise UploadError("unknown-upload", message, "")
-        return upload
 
     def _fail_upload(self, upload: Upload, err: UploadError) -> None:
         self._abort_multipart(upload)

@@ -54,6 +54,7 @@ class Harness:
             warm_signer=warm_signer,
         )
         self._next = 0
+        self.page = ""  # set it to send as a page (request ids "page-N", see _owners.py)
 
     def _cors(self, origin):
         self.cors_checks.append(origin)
@@ -62,7 +63,8 @@ class Harness:
     def request(self, kind, **args):
         args = with_page_checksums(kind, args)
         self._next += 1
-        return self.session.handle({"id": f"r{self._next}", "kind": kind, "args": args})
+        request_id = f"{self.page}-{self._next}" if self.page else f"r{self._next}"
+        return self.session.handle({"id": request_id, "kind": kind, "args": args})
 
     def ok(self, kind, **args):
         reply = self.request(kind, **args)

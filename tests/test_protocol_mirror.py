@@ -102,6 +102,13 @@ def test_the_form_post_limit_is_the_same():
     assert P.FORM_POST_MAX_BYTES == 1024 * 1024
 
 
+def test_the_window_of_another_page_is_the_same():
+    source = PROTOCOL_JS.read_text(encoding="utf-8")
+    found = re.search(r"^export const ELSEWHERE_MS = (\d+);", source, re.M)
+    assert found, "js/src/protocol.js does not export ELSEWHERE_MS"
+    assert int(found.group(1)) == P.ELSEWHERE_MS == 10_000
+
+
 def test_every_python_kind_is_mirrored():
     """A kind defined in Python only (a new constant) fails here."""
     python_kinds = {

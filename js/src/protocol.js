@@ -33,6 +33,13 @@ export const MAX_FILES_PER_BATCH = 64;
  */
 export const FORM_POST_MAX_BYTES = 1024 * 1024;
 
+/**
+ * How long after another page last moved an upload's bytes it still counts as going on
+ * there: a row says "uploading in another window", and the kernel lets no page take it
+ * over (_owners.py).
+ */
+export const ELSEWHERE_MS = 10000;
+
 /** Notifications: browser -> kernel, never answered. */
 export const PROGRESS = "progress";
 
@@ -99,6 +106,8 @@ export const STATUSES = Object.freeze([
  * @property {boolean} multipart
  * @property {{part_number: number, offset: number, length: number}} [resume]  add-files only: the
  *           file resumes this interrupted upload once the page proves it with "adopt"
+ * @property {boolean} [elsewhere]  add-files only: another window of the notebook still sends
+ *           this upload (its bytes moved in the last ELSEWHERE_MS); nothing to do now
  * @property {{part_number: number, offset: number, length: number}} [first_part]  add-files only:
  *           a new multipart upload's part 1 as planned now, for the page to hash while it is signed
  */
@@ -207,7 +216,7 @@ export class Rpc {
    */
   notify(kind, body) {
     if (!NOTIFICATION_KINDS.includes(kind)) throw new Error(`"${kind}" is not a notification kind.`);
-    this.sink.send({ kind, ...body });
+    this.sink.send({ kind, page: this.idPrefix, ...body }); // the kernel tells pages apart by it
   }
 
   /**

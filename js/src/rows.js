@@ -8,7 +8,7 @@
  * changed (by the record store or the engine), never every record.
  */
 import { formatBytes, formatDuration, formatSpeed, percent, visibleName } from "./format.js";
-import { FINAL_STATUSES } from "./protocol.js";
+import { ELSEWHERE_MS, FINAL_STATUSES } from "./protocol.js";
 
 /** Above this many records, rows collapse into the batch line. */
 export const ROW_LIMIT = 200;
@@ -39,8 +39,6 @@ export const WAITING_FOR_NETWORK = "waiting for the network";
 export const INTERRUPTED = "interrupted — pick the same file to resume";
 /** An upload another page (a second tab or window) is sending: its bytes move in the records. */
 export const ELSEWHERE = "uploading in another window";
-/** How long after its bytes last moved another page's upload still counts as going on. */
-export const ELSEWHERE_MS = 10_000;
 /** Two heavy bars: U+23F8 (⏸) is missing from common Linux fonts and drew as a box. */
 const PAUSE_GLYPH = "\u275a\u275a";
 const IN_PROGRESS = new Set(["uploading", "completing"]);

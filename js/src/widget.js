@@ -48,6 +48,8 @@ class Controller {
     this.views = new Set();
     this.waiting = false;
     this.notice = "";
+    /** @type {Set<ReturnType<typeof setTimeout>>} picks waiting for another window (_afterOtherWindow) */
+    this._timers = new Set();
     /** @type {string | null} the id of our "hello" request, whose answer resets the store */
     this._helloId = null;
     this.rpc = new P.Rpc(
@@ -147,6 +149,7 @@ class Controller {
       const { uploads } = await this.rpc.request(P.ADD_FILES, { files: described });
       uploads.forEach((record, i) => {
         if (record.resume) this._resume(record.id, record.resume, picked[i].file);
+        else if (record.elsewhere) this._afterOtherWindow(record, picked[i]);
         else if (record.status === "queued") this.engine.add(record.id, picked[i].file, record.first_part);
       });
     } catch (err) {
@@ -160,6 +163,22 @@ class Controller {
    */
   _resume(id, resume, blob) {
     resumeUpload(this.engine, this.engine.api, id, resume, blob).catch((err) => this._setNotice(describeError(err)));
+  }
+
+  /**
+   * A picked file whose upload another window of this notebook still sends: this page
+   * asks again once that window may have stopped (P.ELSEWHERE_MS without a move: a reload,
+   * a closed tab, a pause there), and takes it over then; never while it moves there.
+   * @param {P.UploadRecord} record @param {import("./folders.js").PickedFile} picked
+   */
+  _afterOtherWindow(record, picked) {
+    this._setNotice(`${record.name} is uploading in another window; this page goes on with it if that window stops.`);
+    const timer = setTimeout(() => {
+      this._timers.delete(timer);
+      const now = this.store.get(record.id);
+      if (now && (now.status === "uploading" || now.status === "paused")) this.addFiles([picked]);
+    }, P.ELSEWHERE_MS);
+    this._timers.add(timer);
   }
 
   /**
@@ -208,6 +227,7 @@ class Controller {
     this.model.off("change:multipart_threshold", this._onChecksumRules);
     globalThis.removeEventListener?.("online", this._onOnline);
     globalThis.removeEventListener?.("offline", this._onOffline);
+    this._timers.forEach(clearTimeout);
     this.engine.cancelAll();
     this.rpc.close();
   }

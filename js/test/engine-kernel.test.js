@@ -349,7 +349,8 @@ test("kernelApi sends each call as one protocol message and resolves with its re
     assert.deepEqual(await pending, result);
   }
   api.progress([{ upload_id: "u1", loaded: 5 }]);
-  assert.deepEqual(sent.at(-1), { kind: "progress", updates: [{ upload_id: "u1", loaded: 5 }] });
+  // A notification names its page (the prefix of its request ids): the kernel tells pages apart by it.
+  assert.deepEqual(sent.at(-1), { kind: "progress", page: "t", updates: [{ upload_id: "u1", loaded: 5 }] });
   assert.equal(rpc.pending.size, 0);
 });
 

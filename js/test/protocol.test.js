@@ -55,7 +55,7 @@ test("Rpc refuses a kind that is not a request, and an answer of another kind", 
   rpc.handle({ id: "t-1", kind: "fail-response", ok: true, result: {} });
   await assert.rejects(pending, /answered "sign" with "fail-response"/);
   rpc.notify(PROGRESS, { updates: [] });
-  assert.deepEqual(sent.at(-1), { kind: "progress", updates: [] });
+  assert.deepEqual(sent.at(-1), { kind: "progress", page: "t", updates: [] });
 });
 
 test("Rpc times out, says when it waits long, and rejects what is pending on close", async () => {
