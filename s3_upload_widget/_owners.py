@@ -3,7 +3,7 @@ lookup of an upload for a page's request, and a page's progress reports.
 
 The same widget may be open in two windows (two pages of one kernel, or a page
 reloaded while its old one still sends). Each page's requests carry its own id prefix
-(the page's `Rpc`, js/src/kernel.js; its notifications say it as ``page``), so the
+(the page's `Rpc`, js/src/protocol.js; its notifications say it as ``page``), so the
 kernel knows which page signed an upload.
 A page may take over another page's multipart upload (_resume.py) only once that page
 has sent nothing of it for `ELSEWHERE_S` (it is gone or paused); from then on the old
@@ -61,10 +61,15 @@ def moving_elsewhere(upload: Upload, page: str) -> float | None:
     return since if since < ELSEWHERE_S else None
 
 
+def lost_by(upload: Upload, page: str) -> bool:
+    """Whether another page took ``upload`` over from ``page`` (pages known on both sides)."""
+    return bool(upload.page and page and upload.page != page)
+
+
 def check_owner(upload: Upload, page: str) -> None:
     """``UploadError("in-another-window")`` when another page took ``upload`` over, so
     that ``page`` stops sending it."""
-    if upload.page and page and upload.page != page:
+    if lost_by(upload, page):
         raise UploadError(
             ELSEWHERE_CODE,
             f"The upload of {upload.record['name']!r} was taken over by another window of "
@@ -119,7 +124,7 @@ class OwnerHandlers:
             loaded = update.get("loaded")
             if upload is None or not is_int(loaded) or upload.record["status"] != "uploading":
                 continue
-            if upload.page and self._page and upload.page != self._page:
+            if lost_by(upload, self._page):
                 continue  # a page that lost the upload and has not heard yet
             moved(upload)
             loaded = max(0, min(loaded, upload.record["size"]))

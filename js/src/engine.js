@@ -137,7 +137,7 @@ export class UploadEngine {
     const known = this._files.get(id);
     if (known && !known.stopped) throw new Error(`Upload ${id} is already queued.`);
     if (known) this._forget(known); // a re-added id moves to the end
-    const file = Object.assign(newFile(id, blob, this.now), { firstPart });
+    const file = newFile(id, blob, this.now, firstPart);
     this._files.set(id, file);
     this._queue.push(file);
     this._unfinished++;

@@ -82,9 +82,10 @@ export function halted(file) {
  * @param {string} id
  * @param {Blob} blob
  * @param {() => number} now
+ * @param {{offset: number, length: number} | null} [firstPart]  "add-files"' first_part
  * @returns {EngineFile}
  */
-export function newFile(id, blob, now) {
+export function newFile(id, blob, now, firstPart = null) {
   /** @type {FileState} */
   const state = {
     id, status: "queued", loaded: 0, total: blob.size, speed: 0, eta: null, error: "", partsDone: 0, partCount: 0,
@@ -93,7 +94,7 @@ export function newFile(id, blob, now) {
   return {
     id, blob, state, controller: null, stopped: false, meter: new TransferMeter(blob.size, now),
     plan: null, paused: false, pauseAborted: false, admitted: false, pausedFrom: "queued", stored: new Map(), checksum: "",
-    stalls: new StallGroup(), networkWaits: 0, firstPart: null, early: null,
+    stalls: new StallGroup(), networkWaits: 0, firstPart, early: null,
   };
 }
 
