@@ -80,35 +80,45 @@ def scenarios(name: str, size: int) -> list[tuple[str, dict]]:
     """(kind, options) of every run of a profile, in order. Widget configs are its
     constructor's keywords, plus ``hosts``: that many names of the same moto
     (``extra_endpoints``); labels are made by the runners."""
-    two, eight = {"hosts": 2}, {"hosts": 8}
+    # The kernel of these runs cannot tell that this moto answers form POSTs and
+    # credentialed requests like S3 (LocalS3 registers its server only in its own
+    # process), so "auto" is spelled out as it resolves on AWS with configure_cors()'s
+    # rule: form POSTs on, two connection pools per host name.
+    auto = {"connection_pools": 2}
+    one = {"connection_pools": 1}
+    two, eight = {"hosts": 2, **auto}, {"hosts": 8, **auto}
     if name == "far-many":
-        # The kernel of these runs cannot tell that this moto answers form POSTs (LocalS3
-        # registers its server only in its own process), so "auto" is spelled out here as
-        # it resolves on AWS with configure_cors()'s rule: on.
-        posts = {"form_posts": True}
-        widget = [("widget defaults (form POSTs, as 'auto' on AWS)", posts),
-                  ("widget form_posts=False (a PUT per file)", {"form_posts": False}),
+        posts = {"form_posts": True, **auto}
+        widget = [("widget defaults (as 'auto' on AWS: form POSTs, 2 pools)", posts),
+                  ("widget connection_pools=1 (6 connections per name)", {**posts, **one}),
+                  ("widget form_posts=False (a PUT per file)", {**posts, "form_posts": False}),
                   ("widget, 2 host names", {**two, **posts}),
                   ("widget, 8 host names", {**eight, **posts})]  # fmt: skip
         peers = [("curl", {"parallel": 6}), ("xhr", {"limit": 6, "hosts": 1}),
                  ("xhr", {"limit": 6, "hosts": 1, "post": True}),
+                 ("xhr", {"limit": 12, "hosts": 1, "post": True, "pools": 2}),
                  ("xhr", {"limit": 48, "hosts": 8})]  # fmt: skip
     elif name == "far-mid":
-        widget = [("widget defaults", {}),
+        widget = [("widget defaults (as 'auto' on AWS: 2 pools)", auto),
+                  ("widget connection_pools=1", one),
                   ("widget multipart_threshold=100 MiB (one PUT: the old default)",
-                   {"multipart_threshold": 100 * MiB})]  # fmt: skip
+                   {"multipart_threshold": 100 * MiB, **auto})]  # fmt: skip
         peers = [("curl", {}), ("xhr", {"limit": 1, "hosts": 1, "label": "XHR, one PUT"})]
     elif name == "loopback":  # the CPU cost of checksums: the same file with and without
         widget = [("widget defaults", {}), ("widget checksum=None", {"checksum": None})]
         return [("widget", {"label": label, "cfg": cfg}) for label, cfg in widget]
     else:
-        widget = [("widget defaults", {}), ("widget, 2 host names", two)]
+        widget = [("widget defaults (as 'auto' on AWS: 2 pools)", auto),
+                  ("widget connection_pools=1", one),
+                  ("widget, 2 host names", two)]  # fmt: skip
         if name == "far":
-            old = {"multipart_threshold": 5 * MiB, "part_size": 16 * MiB}
-            widget.insert(1, ("widget part_size=16 MiB (the old default)", old))
+            old = {"multipart_threshold": 5 * MiB, "part_size": 16 * MiB, **auto}
+            widget.insert(2, ("widget part_size=16 MiB (the old default)", old))
         peers = [("curl", {}), ("xhr", {"limit": 1, "hosts": 1, "label": "XHR, one PUT"})]
         if name == "far":
             peers.append(("xhr", {"limit": 12, "hosts": 2, "part_size": split(size, 12)}))
+            peers.append(("xhr", {"limit": 12, "hosts": 1, "pools": 2,
+                                  "part_size": split(size, 12)}))  # fmt: skip
     return [
         *[("widget", {"label": label, "cfg": cfg}) for label, cfg in widget],
         ("uppy", {}),

@@ -7,7 +7,8 @@ send to S3 at 127.0.0.x crosses the shaping proxy. It serves:
 - ``/xhr.html``: a plain page with ``<input type=file multiple>`` and
   ``window.__link.start(id, jobs, limit, progress)``: PUTs each job (a byte range of a
   picked file to a URL presigned in the benchmark process; or, for a job with ``fields``,
-  POSTs it as a form with a presigned POST policy) with XMLHttpRequest, at most
+  POSTs it as a form with a presigned POST policy; a job with ``credentials`` goes with
+  credentials, on the browser's other connection pool) with XMLHttpRequest, at most
   ``limit`` at once, and records each request's times, status and ETag. Nothing is signed
   while it runs: it is the network's part alone, as a hand-written page would do it.
 - ``/uppy.html`` + ``/uppy-bundle.js``: Uppy 5 (benchmarks/uppy/link_entry.js, bundled
@@ -45,6 +46,8 @@ window.__link.start = (id, jobs, limit, progress) => {
     const xhr = new XMLHttpRequest();
     const r = { i: job.i, t0: Date.now() };
     xhr.open(job.fields ? "POST" : "PUT", job.url);
+    // With credentials: the browser's other pool of connections to the host (in-flight.js).
+    if (job.credentials) xhr.withCredentials = true;
     // A listener on xhr.upload makes the request preflighted by itself (Fetch spec); a PUT
     // is preflighted anyway. Set like the widget's, which shows progress. A POST of a form
     // (presigned POST policy) without it is a "simple" request: no preflight.

@@ -435,17 +435,20 @@ def _stop_profile(cdp, label: str) -> None:
 
 
 def xhr_run(ctx: Ctx, files: list, *, limit: int, hosts: int = 1, part_size: int | None = None,
-            label: str | None = None, post: bool = False) -> dict:  # fmt: skip
+            label: str | None = None, post: bool = False, pools: int = 1) -> dict:  # fmt: skip
     """PUTs from the plain page (`link_pages.XHR_PAGE`), ``limit`` at once, URLs presigned
     here before the clock starts, spread over ``hosts`` names of the same S3 (127.0.0.1,
     127.0.0.2, ...; round robin). One file: a single PUT, or with ``part_size`` a multipart
     upload (created and completed here, directly to moto; the completion is timed in).
-    ``post``: each small file POSTed as a form with a presigned POST policy (no preflight)."""
+    ``post``: each small file POSTed as a form with a presigned POST policy (no preflight).
+    ``pools``: 2 sends every other request with credentials (the browser's second pool of
+    connections to each name: js/src/in-flight.js)."""
     size = Path(files[0]).stat().st_size
     parts = f"{part_size / M.MiB:.3g} MiB parts, " if part_size else ""
     how = "POST forms, " if post else parts
-    label = label or f"XHR, {how}{limit} in flight, {hosts} host name{'s' * (hosts > 1)}"
-    cfg = {"limit": limit, "hosts": hosts, "part_size": part_size, "post": post}
+    names = f"{hosts} host name{'s' * (hosts > 1)}" + (", 2 pools" if pools > 1 else "")
+    label = label or f"XHR, {how}{limit} in flight, {names}"
+    cfg = {"limit": limit, "hosts": hosts, "part_size": part_size, "post": post, "pools": pools}
     out = _result(label, "xhr", files, cfg)
     bucket = ctx.moto.make_bucket(cors_origins=[ctx.pages.origin])
     endpoints = [ctx.moto.endpoint_url, *ctx.moto.aliases][:hosts]
@@ -461,12 +464,19 @@ def xhr_run(ctx: Ctx, files: list, *, limit: int, hosts: int = 1, part_size: int
                 params = {"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": i + 1}
                 u = signers[i % hosts].generate_presigned_url("upload_part", Params=params)
                 jobs.append({"i": i + 1, "file": 0, "start": i * part_size,
-                             "end": min(size, (i + 1) * part_size), "url": u})  # fmt: skip
+                             "end": min(size, (i + 1) * part_size), "url": u,
+                             "credentials": pools > 1 and i % 2 == 1})  # fmt: skip
         else:
             for j, p in enumerate(files):
                 params = {"Bucket": bucket, "Key": keys[p]}
                 end = Path(p).stat().st_size
-                job = {"i": j, "file": j, "start": 0, "end": end}
+                job = {
+                    "i": j,
+                    "file": j,
+                    "start": 0,
+                    "end": end,
+                    "credentials": pools > 1 and j % 2 == 1,
+                }
                 if post:
                     form = signers[j % hosts].generate_presigned_post(
                         bucket, keys[p], Conditions=[["content-length-range", end, end]]

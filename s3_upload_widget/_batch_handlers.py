@@ -110,6 +110,9 @@ class BatchHandlers:
     def _get_signer(self) -> Any:  # pragma: no cover - UploadSession's
         raise NotImplementedError
 
+    def _connection_pools(self) -> int:  # pragma: no cover - _pools.PoolChoice's
+        raise NotImplementedError
+
     def _look_first(self) -> bool:
         """Whether to ask S3 if an object is at a key before writing it: not with
         ``overwrite``, nor when every key holds a new random id (``{batch}``, the default,
@@ -148,7 +151,8 @@ class BatchHandlers:
         md5s = args.get("md5s") if isinstance(args.get("md5s"), dict) else {}
         one = [{"upload_id": i, "checksum": sums.get(i), "md5": md5s.get(i)} for i in ids]
         end = self._end_after_failure
-        return {"results": [each(P.SIGN_FILES, sign, item, end) for item in one]}
+        results = [each(P.SIGN_FILES, sign, item, end) for item in one]
+        return {"results": results, "pools": self._connection_pools()}  # see _pools
 
     def _presence_for(self, ids: list[str]) -> dict[str, object]:
         """Per single-PUT key of the batch: whether an object is there (or the read's

@@ -210,6 +210,39 @@ def cors_problems(
     return problems
 
 
+def answers_with_credentials(rules: Sequence[Mapping[str, Any]] | None, origin: str) -> bool:
+    """Whether S3, given a bucket's CORS `rules`, answers a page at `origin` with that
+    origin and ``Access-Control-Allow-Credentials: true`` for each method the widget
+    uses (`RULE_METHODS`), so that its requests may go with credentials (`_pools`).
+
+    S3 answers with the first rule that matches the origin and the method, and echoes the
+    origin with credentials only when that rule lets it in by an entry other than ``*``
+    (an exact origin, or a pattern like ``http://localhost:*``); for ``*`` it answers
+    ``*``, which a browser refuses for a request with credentials. A rule with a ``*``
+    entry too does not count: which entry S3 reports then is unknown. A preflight also
+    matches the headers asked for, so it may skip a rule that lacks one: later rules of
+    the origin and method count too, up to one that allows every header the widget may
+    send (`RULE_HEADERS`).
+    """
+    if not origin:
+        return False
+    for method in RULE_METHODS:
+        matching = [
+            r for r in rules or []
+            if method in {m.upper() for m in _as_list(r.get("AllowedMethods"))}
+            and any(origin_matches(o, origin) for o in _as_list(r.get("AllowedOrigins")))
+        ]  # fmt: skip
+        if not matching:
+            return False
+        for rule in matching:
+            if "*" in _as_list(rule.get("AllowedOrigins")):
+                return False
+            headers = _as_list(rule.get("AllowedHeaders"))
+            if all(_header_allowed(headers, h) for h in RULE_HEADERS):
+                break  # every preflight of the widget stops at this rule
+    return True
+
+
 def merge_rules(rules: Sequence[Mapping[str, Any]] | None, origins: list[str]) -> list[dict]:
     """`rules` with our rule (ID ``s3-upload-widget``) first and `origins` merged into it.
 

@@ -121,34 +121,37 @@ def presign_post(
     return answer["url"], {name: str(value) for name, value in answer["fields"].items()}
 
 
-_SERVERS_ANSWERING_POSTS: set[str] = set()
+_SERVERS_LIKE_S3: set[str] = set()
 
 
-def register_post_server(endpoint_url: str) -> None:
-    """Record that the S3 at ``endpoint_url`` answers a browser's form POST with CORS
-    headers and its ETag (LocalS3 makes its moto server do so), for ``form_posts="auto"``."""
-    _SERVERS_ANSWERING_POSTS.add(endpoint_url.rstrip("/"))
+def register_s3_like_server(endpoint_url: str) -> None:
+    """Record that the S3 at ``endpoint_url`` answers a browser as AWS's S3 does (LocalS3
+    makes its moto server do so, `_moto_fixes`): a form POST with CORS headers and its
+    ETag, a request with credentials with the page's origin and
+    ``Access-Control-Allow-Credentials``. ``form_posts`` and ``connection_pools`` "auto"."""
+    _SERVERS_LIKE_S3.add(endpoint_url.rstrip("/"))
 
 
-def posts_by_default(client: Any) -> bool:
-    """What ``form_posts="auto"`` means for ``client``: AWS's own S3, or a server known to
-    answer form POSTs (`register_post_server`)."""
+def answers_like_s3(client: Any) -> bool:
+    """Whether ``client``'s S3 answers a browser as AWS's does: AWS's own S3, or a server
+    registered so (`register_s3_like_server`). What "auto" needs of a server, besides the
+    bucket's CORS rules, for ``form_posts`` and ``connection_pools`` (`_pools`)."""
     from ._client import is_aws_endpoint
 
     endpoint = (client.meta.endpoint_url or "").rstrip("/")
-    return is_aws_endpoint(client) or endpoint in _SERVERS_ANSWERING_POSTS
+    return is_aws_endpoint(client) or endpoint in _SERVERS_LIKE_S3
 
 
 def resolve_form_posts(option: Any, client: Any, bucket: str, origin: str) -> bool:
     """Whether small files go as form POSTs under the ``form_posts`` ``option``: True and
-    False as they are; "auto" on AWS's S3 or a server known to answer POSTs
-    (`posts_by_default`), when a CORS rule of the bucket lets the page's ``origin`` POST
+    False as they are; "auto" on AWS's S3 or a server that answers as it does
+    (`answers_like_s3`), when a CORS rule of the bucket lets the page's ``origin`` POST
     (a rule written before POSTs were used allows PUT only; then PUTs go, as before)."""
     if option != "auto":
         return bool(option)
     from ._cors import FORM_POST_METHOD, allows_method
 
-    if not origin or not posts_by_default(client):
+    if not origin or not answers_like_s3(client):
         return False
     return allows_method(client, bucket, origin, FORM_POST_METHOD)
 

@@ -32,8 +32,8 @@ from typing import Any
 from . import _readers
 from ._client import error_code
 from ._cors import configure_cors, validate_origin
-from ._form_post import register_post_server
-from ._moto_fixes import answer_form_posts, disable_global_cors
+from ._form_post import register_s3_like_server
+from ._moto_fixes import answer_credentialed_cors, answer_form_posts, disable_global_cors
 
 __all__ = [
     "DEFAULT_ORIGINS",
@@ -132,11 +132,15 @@ def start_moto_server(port: int = 0) -> tuple[Any, str]:
     ``port`` 0 picks a free port; a busy one is an OSError, not a hang. moto's "allow
     every origin" CORS is turned off first (see `_moto_fixes.disable_global_cors`), its
     answers to form POSTs carry CORS headers and ETag (`answer_form_posts`, so
-    ``form_posts="auto"`` uses them), and its per-request log is kept quiet. The server
-    stops at exit unless `stop_moto_server` stopped it before.
+    ``form_posts="auto"`` uses them), it answers requests with credentials as S3 does:
+    the origin and ``Access-Control-Allow-Credentials`` where a rule names the origin,
+    ``*`` where the rule has ``*`` (`answer_credentialed_cors`, so
+    ``connection_pools="auto"`` uses them), and its per-request log is kept quiet. The
+    server stops at exit unless `stop_moto_server` stopped it before.
     """
     threaded_moto_server = _import_moto_server()
     answer_form_posts()
+    answer_credentialed_cors()
     _quiet_request_log()
     if port:
         _check_port_free(port)
@@ -149,7 +153,7 @@ def start_moto_server(port: int = 0) -> tuple[Any, str]:
     except BaseException:
         stop_moto_server(server)
         raise
-    register_post_server(f"http://{host}:{real_port}")
+    register_s3_like_server(f"http://{host}:{real_port}")
     return server, f"http://{host}:{real_port}"
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from ._extra_args import check_extra_args
 from ._form_post import check_form_posts
+from ._pools import check_connection_pools
 from ._sizes import (
     MAX_AUTO_PART_SIZE,
     MAX_KEY_BYTES,
@@ -381,6 +382,7 @@ _RULES: dict[str, Callable[[Any], Any]] = {
     "extra_args": check_extra_args,
     "extra_endpoints": _extra_endpoints,
     "form_posts": check_form_posts,
+    "connection_pools": check_connection_pools,
 }
 
 OPTION_NAMES = tuple(_RULES)
@@ -409,6 +411,7 @@ class SessionOptions:
     checksum: str | None = DEFAULT_CHECKSUM
     extra_endpoints: tuple[str, ...] = ()
     form_posts: Any = "auto"  # True, False or "auto" (see _form_post)
+    connection_pools: Any = "auto"  # 1, 2 or "auto" (see _pools)
 
     @property
     def in_flight(self) -> int:
@@ -420,7 +423,7 @@ WIDGET_OPTIONS = frozenset(
     {"bucket", "prefix", "client", "key_template", "accept", "multiple", "max_size",
      "overwrite", "expires_in", "max_files", "max_total_files", "allow_active_types",
      "multipart_threshold", "part_size", "concurrency", "parallel_files", "extra_args",
-     "checksum", "extra_endpoints", "form_posts"}
+     "checksum", "extra_endpoints", "form_posts", "connection_pools"}
 )  # fmt: skip
 """The keyword arguments of ``S3UploadWidget()`` that are its own options."""
 

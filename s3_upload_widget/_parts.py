@@ -8,6 +8,7 @@ import: the signer is passed in.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ._errors import UploadError
@@ -37,29 +38,35 @@ def read_checksum(value: object, what: str) -> str:
     )
 
 
-def new_entry(record: dict, options: Any) -> dict:
+def new_entry(record: dict, options: Any, pools: Callable[[], int] = lambda: 1) -> dict:
     """ADD_FILES' entry of a new upload: a copy of its ``record``, and when it is queued to
     go as a multipart upload with checksums, ``first_part``: part 1's bytes as
-    `start_multipart` would plan them with ``options`` now. The page hashes them while
-    SIGN_FILES is out (on a home link that hash was most of the first byte's delay); if
-    the options change before signing, that hash is of other bytes and goes unused."""
+    `start_multipart` would plan them with ``options`` and ``pools()`` now. The page hashes
+    them while SIGN_FILES is out (on a home link that hash was most of the first byte's
+    delay); if the options change before signing, that hash is of other bytes and goes
+    unused."""
     entry = dict(record)
     size = record["size"]
     if record["status"] == "queued" and options.checksum and size >= options.multipart_threshold:
-        part_size, _ = plan_parts(size, options.part_size, options.in_flight)
+        part_size, _ = plan_parts(size, options.part_size, options.in_flight * pools())
         length = part_length(size, part_size, 1)
         entry["first_part"] = {"part_number": 1, "offset": 0, "length": length}
     return entry
 
 
-def start_multipart(upload: Upload, signer: Any, options: Any, *, look_first: bool = True) -> dict:
+def start_multipart(
+    upload: Upload, signer: Any, options: Any, *, look_first: bool = True, pools: int = 1
+) -> dict:
     """Create the S3 multipart upload of ``upload``; the SIGN answer for the page.
     ``options`` (`SessionOptions`) gives ``part_size``, ``in_flight`` (parts come in
     whole rounds of it), ``overwrite`` and ``checksum``: with "CRC32C" every part must
-    come with its checksum (`sign_parts`). ``look_first``: see `Signer.create_multipart`."""
+    come with its checksum (`sign_parts`). ``look_first``: see `Signer.create_multipart`.
+    ``pools``: the page's connection pools (`_pools`), each with ``in_flight`` parts
+    at once: the parts come in whole rounds of all of them, and that many more part URLs
+    may be outstanding."""
     checksum = options.checksum
     record = upload.record
-    size, count = plan_parts(record["size"], options.part_size, options.in_flight)
+    size, count = plan_parts(record["size"], options.part_size, options.in_flight * pools)
     upload.s3_upload_id = signer.create_multipart(
         record["key"],
         content_type=record["content_type"],
@@ -71,7 +78,7 @@ def start_multipart(upload: Upload, signer: Any, options: Any, *, look_first: bo
     upload.checksum_algorithm = checksum or ""
     upload.mode = "multipart"
     upload.part_size, upload.part_count = size, count
-    upload.max_outstanding = outstanding_limit(options.in_flight)
+    upload.max_outstanding = outstanding_limit(options.in_flight * pools)
     record["multipart"] = True
     plan = {"mode": "multipart", "part_size": size, "part_count": count}
     return {**plan, "checksum": checksum} if checksum else plan

@@ -57,7 +57,7 @@ SIGN_PARTS = "sign-parts"
 """args: {upload_id: str, part_numbers: [int], checksums: [str]} (a small batch, 1-based;
 checksums: each part's CRC32C, in the same order, when the upload carries checksums).
 result: {parts: [{part_number: int, length: int, method: "PUT", url: str,
-headers: {str: str}}]}."""
+headers: {str: str}}], pools: 1 | 2} (pools: as for SIGN_FILES)."""
 
 COMPLETE = "complete"
 """args: {upload_id: str, etag: str} for a single PUT, or
@@ -78,8 +78,10 @@ MAX_FILES_PER_BATCH distinct ids, each as for SIGN (checksums: of the files that
 single PUTs; md5s: the MD5, base64, of those below FORM_POST_MAX_BYTES, which the kernel
 may sign as form POSTs with that Content-MD5).
 result: {results: [{upload_id, ok: true, result: <SIGN result>} |
-{upload_id, ok: false, error: {code, message, hint}}]}, one per id in order. A file
-that fails ends as if its own SIGN had failed; the others go on."""
+{upload_id, ok: false, error: {code, message, hint}}], pools: 1 | 2}: one result per
+id, in order. A file that fails ends as if its own SIGN had failed; the others go on. pools:
+the browser's connection pools per S3 host name the page may use (`_pools`): with 2 it
+sends its requests in flight on each, half of them with credentials."""
 
 COMPLETE_FILES = "complete-files"
 """args: {uploads: [{upload_id, etag} | {upload_id, parts}]}: 1 to MAX_FILES_PER_BATCH

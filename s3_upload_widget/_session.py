@@ -31,6 +31,7 @@ from ._owners import ELSEWHERE_CODE, OwnerHandlers, moved, page_of, take
 from ._parts import MAX_SIGNATURES_PER_PART, new_entry, read_checksum, sign_parts, start_multipart
 from ._pausing import PauseHandlers
 from ._policy import FileInfo, UploadPolicy
+from ._pools import PoolChoice
 from ._publish import RecordBook
 from ._records import Upload, new_record
 from ._resume import ResumeHandlers
@@ -40,7 +41,7 @@ from ._sizes import check_uploadable
 log = logging.getLogger(__name__)
 
 
-class UploadSession(BatchHandlers, OwnerHandlers, PauseHandlers, ResumeHandlers):
+class UploadSession(PoolChoice, BatchHandlers, OwnerHandlers, PauseHandlers, ResumeHandlers):
     """Upload records and the handlers of every request kind of `_protocol`.
 
     `signer` is a zero-argument callable returning a `Signer`: creating one may look up
@@ -83,6 +84,7 @@ class UploadSession(BatchHandlers, OwnerHandlers, PauseHandlers, ResumeHandlers)
         self._absent_since: dict[str, float] = {}  # see _batch_handlers
         self.origin = ""
         self._form_posts: tuple[tuple, bool] = ((), False)  # (asked, answer): see _form_post
+        self._pools: tuple[tuple, int] = ((), 1)  # (asked, answer): see _connection_pools
         handlers = {
             P.HELLO: self._hello, P.ADD_FILES: self._add_files, P.SIGN: self._sign,
             P.SIGN_PARTS: self._sign_parts, P.COMPLETE: self._complete, P.FAIL: self._fail,
@@ -165,7 +167,7 @@ class UploadSession(BatchHandlers, OwnerHandlers, PauseHandlers, ResumeHandlers)
         self.origin = page_origin(args.get("origin"))
         if self._warm_signer and self._warmer is None:  # the first pick's lookups, now
             with contextlib.suppress(Exception):
-                warm = self._get_signer().warm
+                warm = self._warm_pools(self._get_signer())
                 self._warmer = threading.Thread(target=warm, name="s3uw-warm-signer", daemon=True)
                 self._warmer.start()
         self._publish()  # the page's view starts from every record as it is now
@@ -189,7 +191,8 @@ class UploadSession(BatchHandlers, OwnerHandlers, PauseHandlers, ResumeHandlers)
                 entry = self.resume_entry(info, look)
                 if entry is None:
                     added.append(self._new_upload(info, batch))
-                entries.append(entry or new_entry(added[-1].record, self.options))
+                pools = self._connection_pools  # read only for a multipart file's first part
+                entries.append(entry or new_entry(added[-1].record, self.options, pools))
         except Exception:
             for upload in added:  # all or nothing: no record that nobody will upload
                 del self._uploads[upload.record["id"]]
@@ -250,7 +253,9 @@ class UploadSession(BatchHandlers, OwnerHandlers, PauseHandlers, ResumeHandlers)
         upload.extra_args = resolve_extra_args(self.options.extra_args, fields)
         signer = self._get_signer()
         if record["size"] >= self.options.multipart_threshold:
-            result = start_multipart(upload, signer, self.options, look_first=self._look_first())
+            pools = self._connection_pools()  # the page sends parts on each pool at once
+            look = self._look_first()
+            result = start_multipart(upload, signer, self.options, look_first=look, pools=pools)
         else:
             # Said before any byte is sent: S3's 412 for the signed If-None-Match may come
             # without CORS headers (moto), and some servers ignore If-None-Match (s3rver).
@@ -306,7 +311,8 @@ class UploadSession(BatchHandlers, OwnerHandlers, PauseHandlers, ResumeHandlers)
         upload.expect_status("uploading")
         moved(upload)
         numbers, checksums = args.get("part_numbers"), args.get("checksums")
-        return {"parts": sign_parts(upload, self._get_signer(), numbers, checksums)}
+        parts = sign_parts(upload, self._get_signer(), numbers, checksums)
+        return {"parts": parts, "pools": self._connection_pools()}
 
     def _complete(self, args: dict, verified: Any = None) -> dict:
         """Complete one upload; ``verified`` is `_verify`'s outcome when already known

@@ -117,6 +117,9 @@ class S3UploadWidget(anywidget.AnyWidget):
         (), help="More URLs of the same S3: requests go to each name in turn (6 per name)."
     )
     form_posts = Option("auto", help="Files under 1 MiB as form POSTs (no preflight): 'auto'.")
+    connection_pools = Option(
+        "auto", help="Pools of 6 connections per S3 host name: 2 sends half with credentials."
+    )
 
     _widget_id = t.Unicode(help="Links a widget's views to its page controller.").tag(sync=True)
 
@@ -151,6 +154,7 @@ class S3UploadWidget(anywidget.AnyWidget):
         extra_args: Any = None,
         extra_endpoints: tuple[str, ...] | list[str] = (),
         form_posts: bool | str = "auto",
+        connection_pools: int | str = "auto",
         **kwargs: Any,
     ) -> None:
         # Public traits of the base widgets (layout, tooltip, tabbable...) are allowed too.
@@ -169,26 +173,14 @@ class S3UploadWidget(anywidget.AnyWidget):
         self.local_s3: Any = None  # set by S3UploadWidget.local()
         self._lock = threading.RLock()
         super().__init__(
-            _widget_id=uuid.uuid4().hex,
-            bucket=bucket,
-            prefix=prefix,
-            accept=accept,
-            multiple=multiple,
-            max_size=max_size,
-            overwrite=overwrite,
-            expires_in=expires_in,
-            max_files=max_files,
-            max_total_files=max_total_files,
-            allow_active_types=allow_active_types,
-            multipart_threshold=multipart_threshold,
-            part_size=part_size,
-            concurrency=concurrency,
-            parallel_files=parallel_files,
-            checksum=checksum,
-            extra_endpoints=extra_endpoints,
-            form_posts=form_posts,
-            **kwargs,
-        )
+            _widget_id=uuid.uuid4().hex, bucket=bucket, prefix=prefix, accept=accept,
+            multiple=multiple, max_size=max_size, overwrite=overwrite, expires_in=expires_in,
+            max_files=max_files, max_total_files=max_total_files,
+            allow_active_types=allow_active_types, multipart_threshold=multipart_threshold,
+            part_size=part_size, concurrency=concurrency, parallel_files=parallel_files,
+            checksum=checksum, extra_endpoints=extra_endpoints, form_posts=form_posts,
+            connection_pools=connection_pools, **kwargs,
+        )  # fmt: skip
         self._session = UploadSession(
             policy=self._make_policy(),
             signer=self._make_signer,
@@ -356,8 +348,8 @@ class S3UploadWidget(anywidget.AnyWidget):
 
     @t.observe(
         "prefix", "accept", "multiple", "max_size", "max_files", "max_total_files",
-        "allow_active_types", "overwrite", "expires_in", "concurrency",
-        "multipart_threshold", "part_size", "checksum", "extra_endpoints", "form_posts",
+        "allow_active_types", "overwrite", "expires_in", "concurrency", "multipart_threshold",
+        "part_size", "checksum", "extra_endpoints", "form_posts", "connection_pools",
     )  # fmt: skip
     def _config_changed(self, change: t.Bunch) -> None:
         # A change made in Python applies to every signature made after it.

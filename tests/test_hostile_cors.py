@@ -261,10 +261,12 @@ def _split(value: str | None) -> list[str]:
 
 
 def test_moto_preflight_answers_the_narrow_rule():
-    """moto answers a preflight with the rule of the origin as it stands (it neither
-    checks the method nor echoes the requested headers, as S3 does), and a browser
-    compares the header patterns literally: so LocalS3, on moto only, allows every
-    header (SECURITY.md, known gaps). The methods stay PUT only."""
+    """moto answers a preflight with the rule of the origin as it stands (it does not
+    check the method, as S3 does) and its header patterns, which a browser compares
+    literally: so LocalS3, on moto only, allows every header (SECURITY.md, known gaps).
+    For an origin the rule names, LocalS3's moto echoes the requested headers the rule
+    allows and allows credentials, as S3 does (`_moto_fixes.answer_credentialed_cors`).
+    The methods stay PUT and POST."""
     with LocalS3(bucket="hostile-cors", origins=[PAGE]) as local:
         assert check_cors(local.bucket, PAGE, client=local.client) == []
         status, answer = preflight(local.endpoint_url, local.bucket, "PUT", SSE_PREFLIGHT)
@@ -273,7 +275,8 @@ def test_moto_preflight_answers_the_narrow_rule():
         methods = _split(answer["Access-Control-Allow-Methods"])
         patterns = _split(answer["Access-Control-Allow-Headers"])
         assert methods == ["PUT", "POST"]
-        assert patterns == ["*"]
+        assert patterns == SSE_PREFLIGHT  # echoed: the rule allows "*"
+        assert answer["Access-Control-Allow-Credentials"] == "true"
         as_answered = {
             "AllowedOrigins": [answer["Access-Control-Allow-Origin"]],
             "AllowedMethods": methods,

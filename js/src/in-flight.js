@@ -18,6 +18,16 @@
  * It waits behind at most one request of its host, so only requests that end quickly
  * (small bodies, recently answered in well under the stall timeout) queue ahead, and
  * never behind a large request (a multipart part) of the same host.
+ *
+ * Why two pools. Browsers keep requests with credentials and without on connections of
+ * their own, each up to 6 per host name (Chromium: 12 requests of one page to one name
+ * on 12 connections when half carry credentials; LEARNED, "two connection pools"). A
+ * presigned URL needs no cookie and S3 ignores one, so when the kernel says the S3
+ * answers this page's credentialed requests (`setPools(2)`: its CORS rule names the
+ * origin, so S3 echoes it with Access-Control-Allow-Credentials), half of each host's
+ * requests go with credentials. A host whose credentialed requests fail before one was
+ * ever answered (the browser hides a CORS refusal as a network error) falls back to one
+ * pool: the failed request is retried like any other.
  */
 
 import { TransportError, hostOf } from "./transport.js";
@@ -55,8 +65,10 @@ export function mayMove(file, moving, { parallelFiles, queueAhead }) {
 /**
  * @typedef {import("./transport.js").Transport} Transport
  * @typedef {{start: () => void, cancel: () => void, quick: boolean}} Waiting
- * @typedef {{active: number, slow: number, quickMs: number | null, queue: Waiting[]}} Host
- *   `slow`: active requests that are not quick; `quickMs`: recent quick requests' time
+ * @typedef {{active: number, slow: number, quickMs: number | null, queue: Waiting[],
+ *            credentialed: number, credentialsAnswered: boolean, credentialsRefused: boolean}} Host
+ *   `slow`: active requests that are not quick; `quickMs`: recent quick requests' time;
+ *   `credentialed`: active requests sent with credentials (the second pool)
  */
 
 /**
@@ -67,23 +79,28 @@ export function mayMove(file, moving, { parallelFiles, queueAhead }) {
  * signed for other names of the same S3 (the widget's `extra_endpoints`) each get their
  * own `maxRequests`. With `queueAhead` (only sound when `maxRequests` is the browser's
  * own limit), quick requests go on to the browser up to `maxRequests` more while every
- * active request of their host is quick and quick requests recently ended fast.
+ * active request of their host is quick and quick requests recently ended fast. With
+ * `setPools(2)`, each host has `maxRequests` in each of two pools (see above).
  * @param {Transport} transport
- * @param {number} maxRequests
+ * @param {number} maxRequests  per host name and pool
  * @param {{queueAhead?: boolean, now?: () => number}} [options]
- * @returns {Transport & {active: () => number, waiting: () => number}}
+ * @returns {Transport & {active: () => number, waiting: () => number, setPools: (pools: number) => void}}
  */
 export function limitRequests(transport, maxRequests, { queueAhead = false, now = () => Date.now() } = {}) {
   /** @type {Map<string, Host>} kept when idle (a few names): quickMs carries over */
   const hosts = new Map();
   let active = 0;
   let waiting = 0;
+  let pools = 1;
+  /** @param {Host} host */
+  const poolsOf = (host) => (pools > 1 && !host.credentialsRefused ? 2 : 1);
   /** @param {Host} host */
   const mayStart = (host) => {
-    if (host.active < maxRequests) return true;
+    const room = maxRequests * poolsOf(host);
+    if (host.active < room) return true;
     const head = host.queue[0];
     const fast = host.quickMs !== null && host.quickMs <= QUICK_REQUEST_MAX_MS;
-    return queueAhead && head.quick && !host.slow && fast && host.active < 2 * maxRequests;
+    return queueAhead && head.quick && !host.slow && fast && host.active < 2 * room;
   };
   /** @param {string} name */
   const next = (name) => {
@@ -95,22 +112,27 @@ export function limitRequests(transport, maxRequests, { queueAhead = false, now 
    * @param {string} name
    * @param {boolean} quick
    * @param {AbortSignal | undefined} signal
-   * @returns {Promise<Host>}
+   * @returns {Promise<{host: Host, credentials: boolean}>}  `credentials`: the second pool
    */
   const acquire = (name, quick, signal) => new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new TransportError("aborted"));
-    const host = hosts.get(name) ?? { active: 0, slow: 0, quickMs: null, queue: [] };
+    const host = hosts.get(name) ?? {
+      active: 0, slow: 0, quickMs: null, queue: [], credentialed: 0, credentialsAnswered: false, credentialsRefused: false,
+    };
     hosts.set(name, host);
     /** @type {Waiting} */
     const entry = {
       quick,
       start: () => {
         signal?.removeEventListener("abort", entry.cancel);
+        // The emptier pool, plain first: one request alone never needs the second pool.
+        const credentials = poolsOf(host) > 1 && host.credentialed < host.active - host.credentialed;
         host.active++;
+        if (credentials) host.credentialed++;
         if (!quick) host.slow++;
         active++;
         waiting--;
-        resolve(host);
+        resolve({ host, credentials });
       },
       cancel: () => {
         const at = host.queue.indexOf(entry);
@@ -131,14 +153,23 @@ export function limitRequests(transport, maxRequests, { queueAhead = false, now 
     async put(request) {
       const name = hostOf(request.url);
       const quick = !!request.wholeFile && isQuick(request.body.size);
-      const host = await acquire(name, quick, request.signal);
+      const { host, credentials } = await acquire(name, quick, request.signal);
       const started = now();
       let answered = false;
       try {
-        const result = await transport.put(request);
+        const result = await transport.put(credentials ? { ...request, credentials } : request);
         answered = true;
         return result;
+      } catch (err) {
+        if (credentials && !host.credentialsAnswered && err instanceof TransportError && err.reason === "network") {
+          host.credentialsRefused = true;
+        }
+        throw err;
       } finally {
+        if (credentials) {
+          host.credentialed--;
+          if (answered) host.credentialsAnswered = true;
+        }
         host.active--;
         if (!quick) host.slow--;
         // Smoothed over a few requests; a failure stops queueing ahead until one is answered.
@@ -150,5 +181,9 @@ export function limitRequests(transport, maxRequests, { queueAhead = false, now 
     },
     active: () => active,
     waiting: () => waiting,
+    setPools(count) {
+      pools = count >= 2 ? 2 : 1;
+      for (const name of hosts.keys()) next(name);
+    },
   };
 }

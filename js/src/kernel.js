@@ -66,17 +66,27 @@ import {
 
 /**
  * The engine's Api over custom messages: each call is one request (or notification).
+ * `onPools` hears the connection pools per host name that the "sign-files" and
+ * "sign-parts" answers name (`pools`: 2 when the S3 answers this page's credentialed
+ * requests; in-flight.js).
  * @param {import("./protocol.js").Rpc} rpc
+ * @param {{onPools?: (pools: number) => void}} [hooks]
  * @returns {Api}
  */
-export function kernelApi(rpc) {
+export function kernelApi(rpc, { onPools = () => {} } = {}) {
+  /** @template T @param {Promise<T>} answer @returns {Promise<T>} */
+  const heard = (answer) => answer.then((result) => {
+    const pools = /** @type {any} */ (result)?.pools;
+    if (Number.isInteger(pools)) onPools(pools);
+    return result;
+  });
   return {
     signFiles: (ids, checksums, md5s) =>
-      rpc.request(SIGN_FILES, { upload_ids: ids, ...(checksums && { checksums }), ...(md5s && { md5s }) }),
+      heard(rpc.request(SIGN_FILES, { upload_ids: ids, ...(checksums && { checksums }), ...(md5s && { md5s }) })),
     completeFiles: (items) => rpc.request(COMPLETE_FILES, { uploads: items }),
     sign: (id, checksum) => rpc.request(SIGN, { upload_id: id, ...(checksum && { checksum }) }),
     signParts: (id, partNumbers, checksums) =>
-      rpc.request(SIGN_PARTS, { upload_id: id, part_numbers: partNumbers, ...(checksums && { checksums }) }),
+      heard(rpc.request(SIGN_PARTS, { upload_id: id, part_numbers: partNumbers, ...(checksums && { checksums }) })),
     complete: (id, payload) => rpc.request(COMPLETE, { upload_id: id, ...payload }),
     fail: (id, error) => rpc.request(FAIL, { upload_id: id, error }),
     cancel: (id) => rpc.request(CANCEL, { upload_id: id }),

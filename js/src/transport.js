@@ -59,6 +59,9 @@ const TRANSPORT_MESSAGES = {
  * @property {import("./stall.js").StallGroup} [stallGroup]  the file's requests: abort much
  *           sooner when one that started later was stored and this one moves nothing
  * @property {(waiting: boolean) => void} [onWaiting]  network.js: the request waits for the network
+ * @property {boolean} [credentials]            sent with credentials: on the browser's other
+ *           pool of connections to the host (in-flight.js); the S3 must answer it with
+ *           Access-Control-Allow-Credentials, or the browser hides the answer
  */
 
 /**
@@ -108,7 +111,7 @@ export function makeXhrTransport(options = {}) {
  * @returns {Promise<PutResult>}
  */
 function xhrPut(request, env) {
-  const { url, method = "PUT", headers = {}, fields, body, onProgress, signal, stallTimeoutMs = 0, stallGroup } = request;
+  const { url, method = "PUT", headers = {}, fields, body, onProgress, signal, stallTimeoutMs = 0, stallGroup, credentials } = request;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new TransportError("aborted"));
     const Xhr = env.XHR ?? globalThis.XMLHttpRequest;
@@ -162,6 +165,7 @@ function xhrPut(request, env) {
     };
 
     xhr.open(method, url);
+    if (credentials) xhr.withCredentials = true;
     for (const [name, value] of Object.entries(headers)) {
       if (!FORBIDDEN_HEADERS.has(name.toLowerCase())) xhr.setRequestHeader(name, value);
     }

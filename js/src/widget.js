@@ -74,13 +74,15 @@ class Controller {
     if (typeof Worker === "function" && HASH_WORKER_SOURCE) {
       usePagePool(blobWorkerFactory(HASH_WORKER_SOURCE), globalThis.navigator?.hardwareConcurrency);
     }
+    /** Connection pools per S3 host name (in-flight.js): the kernel's word, in its answers. */
+    this.pools = 1;
     this.engine = new UploadEngine({
-      api: kernelApi(this.rpc),
+      api: kernelApi(this.rpc, { onPools: (pools) => this._setPools(pools) }),
       transport: xhrTransport,
       network: this.network,
       // The kernel checked it (1..6 per host name) and always syncs it: its default is written there.
-      concurrency: inFlight(model, "concurrency"),
-      parallelFiles: inFlight(model, "parallel_files"),
+      concurrency: inFlight(model, "concurrency", this.pools),
+      parallelFiles: inFlight(model, "parallel_files", this.pools),
       queueAhead: queueAhead(model),
       checksum: model.get("checksum") ?? null,
       multipartThreshold: model.get("multipart_threshold") ?? Infinity,
@@ -93,11 +95,11 @@ class Controller {
     model.on("msg:custom", this._onMessage);
     // The engine reads these per file: a change in Python applies to the next file.
     this._onConcurrency = () => {
-      const concurrency = inFlight(model, "concurrency");
+      const concurrency = inFlight(model, "concurrency", this.pools);
       this.engine.concurrency = concurrency;
       this.engine.signBatchSize = concurrency;
       this.engine.queueAhead = queueAhead(model);
-      this.engine.parallelFiles = inFlight(model, "parallel_files");
+      this.engine.parallelFiles = inFlight(model, "parallel_files", this.pools);
     };
     for (const name of IN_FLIGHT_OPTIONS) model.on(`change:${name}`, this._onConcurrency);
     // Which files the page hashes before "sign-files": the kernel's rules, as they are now.
@@ -108,6 +110,15 @@ class Controller {
     model.on("change:checksum", this._onChecksumRules);
     model.on("change:multipart_threshold", this._onChecksumRules);
     this.rpc.request(P.HELLO, { origin: globalThis.location?.origin ?? "" }).catch(() => {});
+  }
+
+  /** @param {number} pools */
+  _setPools(pools) {
+    const count = pools >= 2 ? 2 : 1;
+    if (count === this.pools) return;
+    this.pools = count;
+    this.engine.transport.setPools(count);
+    this._onConcurrency();
   }
 
   /** @param {any} msg */
@@ -260,15 +271,16 @@ async function describe(picked) {
 
 /**
  * Requests of option `name` ("concurrency": parts of a file; "parallel_files": files) at
- * once over all of the S3's host names.
+ * once over all of the S3's host names and each name's connection pools.
  * @param {Model} model
  * @param {string} name
+ * @param {number} pools  connection pools per host name (in-flight.js)
  */
-function inFlight(model, name) {
+function inFlight(model, name, pools) {
   const perHost = model.get(name) ?? (name === "parallel_files" ? DEFAULT_PARALLEL_FILES : 6);
   // The kernel signs requests for each of the S3's names in turn (extra_endpoints), and
-  // the browser opens its 6 connections per name: per host name, then, not in all.
-  return perHost * (1 + (model.get("extra_endpoints") ?? []).length);
+  // the browser opens its 6 connections per name and pool: per pool, then, not in all.
+  return perHost * pools * (1 + (model.get("extra_endpoints") ?? []).length);
 }
 
 /**

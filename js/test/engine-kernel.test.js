@@ -354,6 +354,30 @@ test("kernelApi sends each call as one protocol message and resolves with its re
   assert.equal(rpc.pending.size, 0);
 });
 
+test("kernelApi hands the pools that sign-files and sign-parts answers name to onPools", async () => {
+  const sent = [];
+  const heard = [];
+  const rpc = new Rpc({ send: (msg) => sent.push(msg) }, { idPrefix: "t" });
+  const api = kernelApi(rpc, { onPools: (pools) => heard.push(pools) });
+  const answer = (result) => {
+    const { id, kind } = sent.at(-1);
+    rpc.handle({ id, kind: `${kind}-response`, ok: true, result });
+  };
+  const signing = api.signFiles(["u1"]);
+  answer({ pools: 2, results: [] });
+  await signing;
+  const parts = api.signParts("u1", [1]);
+  answer({ pools: 1, parts: [signedPart(1, "a", 5)] });
+  await parts;
+  const older = api.signParts("u1", [2]); // a kernel that names no pools: nothing heard
+  answer({ parts: [signedPart(2, "b", 5)] });
+  await older;
+  const odd = api.signFiles(["u2"]);
+  answer({ pools: "2", results: [] });
+  await odd;
+  assert.deepEqual(heard, [2, 1]);
+});
+
 test("a kernel answering ok: false over the Rpc ends the file in error with its words", async () => {
   let rpc;
   const kernel = ({ id, kind, args }) => {

@@ -237,3 +237,115 @@ test("files queued ahead pause, resume and cancel like any other, and all end", 
   assert.deepEqual(api.calls.fail, []);
 });
 
+
+/** Requests of one host, each ended by hand; records whether each went with credentials. */
+function credentialTransport() {
+  const sent = [];
+  return {
+    sent,
+    put: (request) => {
+      const entry = { url: request.url, credentials: !!request.credentials };
+      sent.push(entry);
+      return new Promise((resolve, reject) => {
+        entry.answer = () => resolve({ status: 200, etag: request.url, body: "" });
+        entry.refuse = () => reject(new TransportError("network"));
+      });
+    },
+  };
+}
+
+test("two pools: twice the requests per host name, half with credentials, the plain pool first", async () => {
+  const inner = credentialTransport();
+  const limited = limitRequests(inner, 3);
+  limited.setPools(2);
+  const puts = Array.from({ length: 8 }, (_, i) => limited.put({ url: `http://s3:9000/${i}`, body }));
+  await settle();
+  assert.equal(inner.sent.length, 6, "3 per pool");
+  assert.deepEqual(inner.sent.map((r) => r.credentials), [false, true, false, true, false, true]);
+  assert.equal(limited.waiting(), 2);
+  inner.sent[1].answer(); // a credentialed one ends: the next one takes its pool
+  await settle();
+  assert.equal(inner.sent.length, 7);
+  assert.equal(inner.sent[6].credentials, true);
+  for (const r of inner.sent.slice(0, 7)) if (r !== inner.sent[1]) r.answer();
+  await settle();
+  inner.sent[7].answer();
+  await Promise.all(puts);
+  assert.equal(limited.active(), 0);
+});
+
+test("one pool (the default, or setPools(1)): no request carries credentials", async () => {
+  for (const pools of [undefined, 1]) {
+    const inner = credentialTransport();
+    const limited = limitRequests(inner, 3);
+    if (pools) limited.setPools(pools);
+    const puts = Array.from({ length: 5 }, (_, i) => limited.put({ url: `http://s3:9000/${i}`, body }));
+    await settle();
+    assert.deepEqual(inner.sent.map((r) => r.credentials), [false, false, false]);
+    inner.sent.forEach((r) => r.answer());
+    await settle();
+    inner.sent.slice(3).forEach((r) => r.answer());
+    await Promise.all(puts);
+  }
+});
+
+test("setPools(2) while requests wait starts the second pool's at once", async () => {
+  const inner = credentialTransport();
+  const limited = limitRequests(inner, 2);
+  const puts = Array.from({ length: 4 }, (_, i) => limited.put({ url: `http://s3:9000/${i}`, body }));
+  await settle();
+  assert.equal(inner.sent.length, 2);
+  limited.setPools(2);
+  await settle();
+  assert.equal(inner.sent.length, 4);
+  assert.deepEqual(inner.sent.slice(2).map((r) => r.credentials), [true, true]);
+  inner.sent.forEach((r) => r.answer());
+  await Promise.all(puts);
+});
+
+test("a host that refuses credentialed requests before answering one falls back to one pool", async () => {
+  const inner = credentialTransport();
+  const limited = limitRequests(inner, 2);
+  limited.setPools(2);
+  const puts = Array.from({ length: 6 }, (_, i) => limited.put({ url: `http://s3:9000/${i}`, body }));
+  await settle();
+  assert.deepEqual(inner.sent.map((r) => r.credentials), [false, true, false, true]);
+  inner.sent[1].refuse(); // what a missing Access-Control-Allow-Credentials looks like
+  await assert.rejects(puts[1], (err) => err instanceof TransportError && err.reason === "network");
+  await settle();
+  assert.equal(inner.sent.length, 4, "3 active, the room of one pool is 2: nothing starts");
+  inner.sent[0].answer();
+  inner.sent[2].answer();
+  await settle();
+  assert.deepEqual(inner.sent.slice(4).map((r) => r.credentials), [false], "plain only from now on");
+  // Another name of the same S3 keeps both pools: the verdict is per host.
+  const other = limited.put({ url: "http://alias:9000/x", body });
+  const more = limited.put({ url: "http://alias:9000/y", body });
+  await settle();
+  assert.deepEqual(inner.sent.slice(-2).map((r) => [r.url, r.credentials]), [["http://alias:9000/x", false], ["http://alias:9000/y", true]]);
+  for (const r of inner.sent) if (r !== inner.sent[1]) r.answer();
+  await settle();
+  for (const r of inner.sent) if (r !== inner.sent[1]) r.answer();
+  await Promise.all([...puts.filter((_, i) => i !== 1), other, more]);
+});
+
+test("once a credentialed request was answered, a later network failure keeps both pools", async () => {
+  const inner = credentialTransport();
+  const limited = limitRequests(inner, 1);
+  limited.setPools(2);
+  const first = [0, 1].map((i) => limited.put({ url: `http://s3:9000/${i}`, body }));
+  await settle();
+  inner.sent[1].answer();
+  await first[1];
+  const later = limited.put({ url: "http://s3:9000/2", body });
+  await settle();
+  assert.equal(inner.sent[2].credentials, true);
+  inner.sent[2].refuse(); // a reset connection: the network, not CORS
+  await assert.rejects(later);
+  const again = limited.put({ url: "http://s3:9000/3", body });
+  await settle();
+  assert.equal(inner.sent[3].credentials, true, "still two pools");
+  inner.sent[0].answer();
+  inner.sent[3].answer();
+  await Promise.all([first[0], again]);
+});

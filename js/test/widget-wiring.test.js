@@ -264,3 +264,37 @@ test("cancel on a row this page never uploaded asks the kernel directly", async 
     close();
   }
 });
+
+test("the kernel's pools: 2 doubles the PUTs in flight, and half go with credentials", async () => {
+  const saved = globalThis.XMLHttpRequest;
+  globalThis.XMLHttpRequest = FakeXhr;
+  const { model, el, close } = open({});
+  try {
+    model.answer(hello(model), { records: [] });
+    const input = el.find("s3uw-input");
+    const names = Array.from({ length: 14 }, (_, i) => `f${i}.txt`);
+    input.files = { length: names.length, ...names.map((name) => new File(["abc"], name)) };
+    input.dispatch("change");
+    const ids = names.map((_, i) => `u${i}`);
+    const [add] = await until(() => addFiles(model).length && addFiles(model), "add-files");
+    model.answer(add, { uploads: ids.map((id) => ({ id, status: "queued" })) });
+    model.command({ kind: "records", records: ids.map((id) => record(id, { size: 3 })), removed: [] });
+    for (let signed = 0, first = true; signed < ids.length; first = false) {
+      const sign = await until(() => model.sent.find((m) => m.kind === "sign-files" && !m.answered), "sign-files");
+      sign.answered = true;
+      signed += sign.args.upload_ids.length;
+      model.answer(sign, {
+        ...(first && { pools: 2 }),
+        results: sign.args.upload_ids.map((id) => ({
+          upload_id: id, ok: true, result: { mode: "single", method: "PUT", url: `https://s3.test/${id}`, headers: {} },
+        })),
+      });
+    }
+    await until(() => FakeXhr.open.length === 12, "12 PUTs: 6 per pool");
+    assert.equal(FakeXhr.open.filter((x) => x.withCredentials === true).length, 6);
+  } finally {
+    close();
+    FakeXhr.open = [];
+    globalThis.XMLHttpRequest = saved;
+  }
+});

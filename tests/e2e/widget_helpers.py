@@ -77,6 +77,14 @@ def assert_all_done(records: list[dict]) -> None:
     assert not bad, f"uploads not done: {bad}"
 
 
+def assert_files_stored(s3, bucket: str, records: list[dict], files: Sequence[Path]) -> None:
+    """Every file of ``files`` is in ``bucket`` byte for byte, at its record's key."""
+    by_name = {r["name"]: r for r in records}
+    for path in files:
+        data = s3.get_bytes(bucket, by_name[path.name]["key"])
+        assert sha256_bytes(data) == sha256_file(path), f"bytes differ for {path.name}"
+
+
 def row_statuses(nb) -> list[str]:
     return nb.widget(0).locator(".s3uw-row").evaluate_all("rows => rows.map(r => r.dataset.status)")
 
