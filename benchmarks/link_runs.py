@@ -196,7 +196,10 @@ def widget_part_size(size: int, cfg: dict) -> int | None:
 
     if size < cfg.get("multipart_threshold", DEFAULT_MULTIPART_THRESHOLD):
         return None
-    in_flight = cfg.get("concurrency", DEFAULT_CONCURRENCY) * cfg.get("hosts", 1)
+    # The runs spell connection_pools out (1 or 2): their kernel's "auto" would mean 1.
+    pools = cfg.get("connection_pools", 1)
+    pools = pools if isinstance(pools, int) else 1
+    in_flight = cfg.get("concurrency", DEFAULT_CONCURRENCY) * cfg.get("hosts", 1) * pools
     return plan_parts(size, cfg.get("part_size"), in_flight)[0]
 
 
