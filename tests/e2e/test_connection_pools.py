@@ -7,12 +7,15 @@ page falls back to one pool and every file still arrives byte-identical."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import pytest
 
 from .support import make_random_file, sha256_bytes, sha256_file
-from .test_queue_ahead import COUNT_OPEN_XHRS, most_at_once, pick_over_a_slow_link
+from .test_queue_ahead import (
+    COUNT_OPEN_XHRS,
+    most_at_once,
+    pick_over_a_slow_link,
+    requests_to_s3,
+)
 from .widget_helpers import assert_all_done, open_widget, wait_final
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +46,7 @@ def _upload_small_files(nb, proxy, s3, notebook_name, tmp_path, *, origins, coun
     nb.page.evaluate(COUNT_CREDENTIALED, s3.endpoint_url)
     # each request a round trip long: the pools have time to fill
     pick_over_a_slow_link(nb, proxy, s3, bucket, files, rtt=0.15)
-    log = [r for r in proxy.settle() if r.method == "POST"]
+    log = requests_to_s3(proxy, s3, "POST")
     return files, log, nb.page.evaluate("window.__credentialed")
 
 
@@ -53,7 +56,6 @@ def test_two_pools_carry_twice_the_requests_to_one_host_name(
     files, log, credentialed = _upload_small_files(
         proxied_nb, proxy, s3, notebook_name, tmp_path, origins=[proxied_nb.origin]
     )
-    assert len({urlsplit(r.target).netloc for r in log}) == 1, "one host name"
     assert len(log) == len(files), "each file one POST: no credentialed one was refused"
     # About half went with credentials...
     assert len(files) // 3 <= credentialed["sent"] <= len(files) * 2 // 3, credentialed
@@ -95,7 +97,7 @@ def test_two_pools_carry_twice_the_parts_of_one_file(
     data = s3.get_bytes(bucket, records[0]["key"])
     assert sha256_bytes(data) == sha256_file(path)
     assert s3.client().list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
-    parts = [r for r in proxy.settle() if r.method == "PUT"]
+    parts = requests_to_s3(proxy, s3, "PUT")
     assert len(parts) == 13, "13 parts, each sent once: no credentialed preflight was refused"
     assert nb.page.evaluate("window.__credentialed")["sent"] >= 5
     assert 6 < most_at_once([(r.started, r.ended) for r in parts]) <= 12
