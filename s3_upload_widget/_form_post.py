@@ -127,15 +127,14 @@ _SERVERS_LIKE_S3: set[str] = set()
 def register_s3_like_server(endpoint_url: str) -> None:
     """Record that the S3 at ``endpoint_url`` answers a browser as AWS's S3 does (LocalS3
     makes its moto server do so, `_moto_fixes`): a form POST with CORS headers and its
-    ETag, a request with credentials with the page's origin and
-    ``Access-Control-Allow-Credentials``. ``form_posts`` and ``connection_pools`` "auto"."""
+    ETag, for ``form_posts="auto"``."""
     _SERVERS_LIKE_S3.add(endpoint_url.rstrip("/"))
 
 
 def answers_like_s3(client: Any) -> bool:
     """Whether ``client``'s S3 answers a browser as AWS's does: AWS's own S3, or a server
-    registered so (`register_s3_like_server`). What "auto" needs of a server, besides the
-    bucket's CORS rules, for ``form_posts`` and ``connection_pools`` (`_pools`)."""
+    registered so (`register_s3_like_server`). What ``form_posts="auto"`` needs of a
+    server, besides the bucket's CORS rules."""
     from ._client import is_aws_endpoint
 
     endpoint = (client.meta.endpoint_url or "").rstrip("/")

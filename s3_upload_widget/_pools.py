@@ -9,9 +9,16 @@ ignores them, but the browser drops the answer to a request with credentials unl
 names the page's exact origin (never ``*``) and carries
 ``Access-Control-Allow-Credentials: true``, its preflight's answer too. AWS's S3 answers
 so when the CORS rule that applies lets the origin in by name or pattern, not by ``*``
-(`_cors.answers_with_credentials`). So "auto" means 2 only on AWS's S3 or a server that
-answers as it does (LocalS3's moto, `_moto_fixes.answer_credentialed_cors`) when the
+(`_cors.answers_with_credentials`). So "auto" means 2 only on AWS's S3, when the
 bucket's rules say so; anything it cannot tell means 1, which works everywhere.
+
+Why AWS only: a request with credentials carries the cookies of its host, and cookies
+are not kept apart by port. A store on the notebook's own host (LocalS3 on 127.0.0.1,
+a MinIO beside a JupyterHub) would receive the notebook server's login cookie with every
+upload. AWS's bucket host names are on the Public Suffix List: only that bucket's own
+host can set a cookie for them. Another store (LocalS3's moto answers credentials as S3
+does: `_moto_fixes.answer_credentialed_cors`) uses two pools when asked:
+``connection_pools=2``.
 """
 
 from __future__ import annotations
@@ -35,23 +42,25 @@ def check_connection_pools(value: object) -> int | str:
         f"connection_pools must be 'auto', 1 or 2, not {value!r}{why}. 2 sends half the "
         "uploads with credentials, which Chromium gives connections of their own: 12 to "
         "each S3 host name instead of 6, when the bucket's CORS rule names the page's "
-        "origin (not '*'); 'auto' does so where S3 says it may; 1 never."
+        "origin (not '*'); 'auto' does so on AWS's S3 when that rule names the origin; 1 "
+        "never."
     )
 
 
 def resolve_connection_pools(option: Any, client: Any, bucket: str, origin: str) -> int:
     """The connection pools the page uses under the ``connection_pools`` ``option``: 1 and
-    2 as they are; "auto" 2 only when ``client``'s S3 answers like AWS's
-    (`_form_post.answers_like_s3`) and the bucket's CORS rules let it answer the page's
-    ``origin`` with credentials (`_cors.answers_with_credentials`). No origin yet, rules
-    that cannot be read (no s3:GetBucketCORS, no such bucket...): 1. Never raises for
-    "auto": it reads S3 (GetBucketCORS), so call it once per option, bucket and origin."""
+    2 as they are; "auto" 2 only when ``client`` talks to AWS's own S3 (see above: no
+    cookie of the notebook's host goes along) and the bucket's CORS rules let it answer
+    the page's ``origin`` with credentials (`_cors.answers_with_credentials`). No origin
+    yet, rules that cannot be read (no s3:GetBucketCORS, no such bucket...): 1. Never
+    raises for "auto": it reads S3 (GetBucketCORS), so call it once per option, bucket
+    and origin."""
     if option != "auto":
         return int(option)
+    from ._client import is_aws_endpoint
     from ._cors import _get_rules, answers_with_credentials
-    from ._form_post import answers_like_s3
 
-    if not origin or not answers_like_s3(client):
+    if not origin or not is_aws_endpoint(client):
         return 1
     try:
         rules = _get_rules(client, bucket)
