@@ -105,7 +105,9 @@ def scenarios(name: str, size: int) -> list[tuple[str, dict]]:
                    {"multipart_threshold": 100 * MiB, **auto})]  # fmt: skip
         peers = [("curl", {}), ("xhr", {"limit": 1, "hosts": 1, "label": "XHR, one PUT"})]
     elif name == "loopback":  # the CPU cost of checksums: the same file with and without
-        widget = [("widget defaults", {}), ("widget checksum=None", {"checksum": None})]
+        widget = [("widget defaults (as 'auto' on AWS: 2 pools)", auto),
+                  ("widget checksum=None", {"checksum": None, **auto}),
+                  ("widget connection_pools=1", one)]  # fmt: skip
         return [("widget", {"label": label, "cfg": cfg}) for label, cfg in widget]
     else:
         widget = [("widget defaults (as 'auto' on AWS: 2 pools)", auto),
