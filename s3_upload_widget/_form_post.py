@@ -121,36 +121,34 @@ def presign_post(
     return answer["url"], {name: str(value) for name, value in answer["fields"].items()}
 
 
-_SERVERS_LIKE_S3: set[str] = set()
+_SERVERS_ANSWERING_POSTS: set[str] = set()
 
 
-def register_s3_like_server(endpoint_url: str) -> None:
-    """Record that the S3 at ``endpoint_url`` answers a browser as AWS's S3 does (LocalS3
-    makes its moto server do so, `_moto_fixes`): a form POST with CORS headers and its
-    ETag, for ``form_posts="auto"``."""
-    _SERVERS_LIKE_S3.add(endpoint_url.rstrip("/"))
+def register_post_server(endpoint_url: str) -> None:
+    """Record that the S3 at ``endpoint_url`` answers a browser's form POST with CORS
+    headers and its ETag (LocalS3 makes its moto server do so), for ``form_posts="auto"``."""
+    _SERVERS_ANSWERING_POSTS.add(endpoint_url.rstrip("/"))
 
 
-def answers_like_s3(client: Any) -> bool:
-    """Whether ``client``'s S3 answers a browser as AWS's does: AWS's own S3, or a server
-    registered so (`register_s3_like_server`). What ``form_posts="auto"`` needs of a
-    server, besides the bucket's CORS rules."""
+def posts_by_default(client: Any) -> bool:
+    """What ``form_posts="auto"`` means for ``client``: AWS's own S3, or a server known to
+    answer form POSTs (`register_post_server`)."""
     from ._client import is_aws_endpoint
 
     endpoint = (client.meta.endpoint_url or "").rstrip("/")
-    return is_aws_endpoint(client) or endpoint in _SERVERS_LIKE_S3
+    return is_aws_endpoint(client) or endpoint in _SERVERS_ANSWERING_POSTS
 
 
 def resolve_form_posts(option: Any, client: Any, bucket: str, origin: str) -> bool:
     """Whether small files go as form POSTs under the ``form_posts`` ``option``: True and
-    False as they are; "auto" on AWS's S3 or a server that answers as it does
-    (`answers_like_s3`), when a CORS rule of the bucket lets the page's ``origin`` POST
+    False as they are; "auto" on AWS's S3 or a server known to answer POSTs
+    (`posts_by_default`), when a CORS rule of the bucket lets the page's ``origin`` POST
     (a rule written before POSTs were used allows PUT only; then PUTs go, as before)."""
     if option != "auto":
         return bool(option)
     from ._cors import FORM_POST_METHOD, allows_method
 
-    if not origin or not answers_like_s3(client):
+    if not origin or not posts_by_default(client):
         return False
     return allows_method(client, bucket, origin, FORM_POST_METHOD)
 

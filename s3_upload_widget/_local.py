@@ -32,7 +32,7 @@ from typing import Any
 from . import _readers
 from ._client import error_code
 from ._cors import configure_cors, validate_origin
-from ._form_post import register_s3_like_server
+from ._form_post import register_post_server
 from ._moto_fixes import answer_credentialed_cors, answer_form_posts, disable_global_cors
 
 __all__ = [
@@ -135,7 +135,7 @@ def start_moto_server(port: int = 0) -> tuple[Any, str]:
     ``form_posts="auto"`` uses them), it answers requests with credentials as S3 does:
     the origin and ``Access-Control-Allow-Credentials`` where a rule names the origin,
     ``*`` where the rule has ``*`` (`answer_credentialed_cors`, so
-    ``connection_pools="auto"`` uses them), and its per-request log is kept quiet. The
+    ``connection_pools=2`` works there), and its per-request log is kept quiet. The
     server stops at exit unless `stop_moto_server` stopped it before.
     """
     threaded_moto_server = _import_moto_server()
@@ -153,7 +153,7 @@ def start_moto_server(port: int = 0) -> tuple[Any, str]:
     except BaseException:
         stop_moto_server(server)
         raise
-    register_s3_like_server(f"http://{host}:{real_port}")
+    register_post_server(f"http://{host}:{real_port}")
     return server, f"http://{host}:{real_port}"
 
 

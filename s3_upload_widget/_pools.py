@@ -13,8 +13,8 @@ so when the CORS rule that applies lets the origin in by name or pattern, not by
 bucket's rules say so; anything it cannot tell means 1, which works everywhere.
 
 Why AWS only: a request with credentials carries the cookies of its host, and cookies
-are not kept apart by port. A store on the notebook's own host (LocalS3 on 127.0.0.1,
-a MinIO beside a JupyterHub) would receive the notebook server's login cookie with every
+are not kept apart by port. A store on the notebook server's host (LocalS3 on 127.0.0.1,
+a MinIO on another port) would receive the notebook server's login cookie with every
 upload. AWS's bucket host names are on the Public Suffix List: only that bucket's own
 host can set a cookie for them. Another store (LocalS3's moto answers credentials as S3
 does: `_moto_fixes.answer_credentialed_cors`) uses two pools when asked:
@@ -92,12 +92,12 @@ class PoolChoice:
         asked = (self.options.connection_pools, signer.bucket, self.origin)
         if self._pools[0] != asked:
             option, bucket, origin = asked
-            # A tuple swap: the warm-up thread (`_warm_pools`) may race the first pick;
+            # A tuple swap: the warm-up thread (`_warm_up`) may race the first pick;
             # both compute the same answer.
             self._pools = (asked, resolve_connection_pools(option, signer.client, bucket, origin))
         return self._pools[1]
 
-    def _warm_pools(self, signer: Any):
+    def _warm_up(self, signer: Any):
         """What the warm-up thread runs at the first hello: the signer's lookups, then
         "auto"'s read of the CORS rules, so the first pick waits on neither."""
 

@@ -167,7 +167,7 @@ class UploadSession(PoolChoice, BatchHandlers, OwnerHandlers, PauseHandlers, Res
         self.origin = page_origin(args.get("origin"))
         if self._warm_signer and self._warmer is None:  # the first pick's lookups, now
             with contextlib.suppress(Exception):
-                warm = self._warm_pools(self._get_signer())
+                warm = self._warm_up(self._get_signer())
                 self._warmer = threading.Thread(target=warm, name="s3uw-warm-signer", daemon=True)
                 self._warmer.start()
         self._publish()  # the page's view starts from every record as it is now
@@ -186,12 +186,12 @@ class UploadSession(PoolChoice, BatchHandlers, OwnerHandlers, PauseHandlers, Res
         entries: list[dict] = []  # a new record, or an interrupted upload's (_resume)
         batch = uuid.uuid4().hex[:16]  # one pick or drop: the {batch} of its keys
         look: dict = {}  # resume_entry's scratch
+        pools = self._connection_pools  # called only for a multipart file's first part
         try:
             for info in infos:
                 entry = self.resume_entry(info, look)
                 if entry is None:
                     added.append(self._new_upload(info, batch))
-                pools = self._connection_pools  # read only for a multipart file's first part
                 entries.append(entry or new_entry(added[-1].record, self.options, pools))
         except Exception:
             for upload in added:  # all or nothing: no record that nobody will upload

@@ -14,9 +14,10 @@ from .widget_helpers import assert_all_done, assert_files_stored, open_widget, w
 
 pytestmark = pytest.mark.e2e
 
-# Counts the page's requests to S3 that were sent and have not ended, and the most at once.
+# Counts the page's requests to S3 that were sent and have not ended, the most at once,
+# and those sent with credentials (the browser's second pool: test_connection_pools.py).
 COUNT_OPEN_XHRS = """(origin) => {
-  const seen = (window.__openXhrs = { most: 0, sent: 0 });
+  const seen = (window.__openXhrs = { most: 0, sent: 0, credentialed: 0 });
   const open = new Set(); // sent and not DONE (readyState 4 comes before the load event)
   const send = XMLHttpRequest.prototype.send;
   const openRequest = XMLHttpRequest.prototype.open;
@@ -27,6 +28,7 @@ COUNT_OPEN_XHRS = """(origin) => {
   XMLHttpRequest.prototype.send = function (...args) {
     if (this.__toS3) {
       seen.sent++;
+      if (this.withCredentials) seen.credentialed++;
       for (const xhr of open) if (xhr.readyState === 4) open.delete(xhr);
       open.add(this);
       seen.most = Math.max(seen.most, open.size);
