@@ -1,0 +1,121 @@
+"""The benchmark's moto completes a multipart upload by reference (benchmarks/link_moto.py,
+`joined_by_reference`): the object, its ETag, its checksum and moto's refusals must be the
+ones moto's own join gives, so the only thing the patch changes is the time it takes."""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from benchmarks.link_moto import joined_by_reference
+
+MiB = 1024 * 1024
+BUCKET = "join-check"
+
+
+def _client():
+    config = Config(
+        request_checksum_calculation="when_required", response_checksum_validation="when_required"
+    )
+    return boto3.client(
+        "s3", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s",
+        config=config,
+    )  # fmt: skip
+
+
+def _complete(sizes: list[int], algorithm: str | None, etag_of=None, kind=None) -> dict:
+    """Upload parts of ``sizes`` bytes and complete them; what a reader then sees."""
+    with mock_aws():
+        s3 = _client()
+        s3.create_bucket(Bucket=BUCKET)
+        extra = {"ChecksumAlgorithm": algorithm} if algorithm else {}
+        extra.update({"ChecksumType": kind} if kind else {})
+        upload = s3.create_multipart_upload(Bucket=BUCKET, Key="k", **extra)["UploadId"]
+        bodies = [
+            bytes([n]) * 7 + os.urandom(16) + bytes(size - 23) for n, size in enumerate(sizes)
+        ]
+        parts = []
+        for number, body in enumerate(bodies, start=1):
+            answer = s3.upload_part(
+                Bucket=BUCKET, Key="k", UploadId=upload, PartNumber=number, Body=body
+            )
+            etag = etag_of(number, answer["ETag"]) if etag_of else answer["ETag"]
+            parts.append({"PartNumber": number, "ETag": etag})
+        try:
+            done = s3.complete_multipart_upload(
+                Bucket=BUCKET, Key="k", UploadId=upload, MultipartUpload={"Parts": parts}
+            )
+        except ClientError as error:
+            return {"error": error.response["Error"]["Code"]}
+        whole = b"".join(bodies)
+        head = s3.head_object(Bucket=BUCKET, Key="k", ChecksumMode="ENABLED")
+        s3.copy_object(Bucket=BUCKET, Key="copy", CopySource={"Bucket": BUCKET, "Key": "k"})
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.s3.models import s3_backends
+
+        stored = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets[BUCKET].keys["k"]
+        return {
+            "stored_checksum": (stored.checksum_type, stored.checksum_value, stored.checksum_parts),
+            "bytes_equal": s3.get_object(Bucket=BUCKET, Key="k")["Body"].read() == whole,
+            "range_equal": s3.get_object(Bucket=BUCKET, Key="k", Range="bytes=5-6000000")[
+                "Body"
+            ].read()
+            == whole[5:6000001],
+            "copy_equal": s3.get_object(Bucket=BUCKET, Key="copy")["Body"].read() == whole,
+            "etag": done["ETag"],
+            "size": head["ContentLength"],
+            "checksums": {k: v for k, v in head.items() if k.startswith("Checksum")},
+            "complete_checksums": {k: v for k, v in done.items() if k.startswith("Checksum")},
+        }
+
+
+def _both(*args, **kwargs) -> tuple[dict, dict]:
+    restore = joined_by_reference()
+    try:
+        patched = _complete(*args, **kwargs)
+    finally:
+        restore()
+    return patched, _complete(*args, **kwargs)
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32C", "CRC32", None])
+def test_the_joined_object_reads_as_moto_s_own(algorithm):
+    sizes = [5 * MiB, 5 * MiB + 3, 1234]
+    patched, own = _both(sizes, algorithm)
+    assert patched["bytes_equal"] and patched["range_equal"] and patched["copy_equal"]
+    assert own["bytes_equal"] and own["range_equal"] and own["copy_equal"]
+    assert patched["size"] == own["size"] == sum(sizes)
+    assert patched["etag"].endswith('-3"') and own["etag"].endswith('-3"')
+    # The checksum's kind and form are moto's own (values differ: the bodies are random).
+    assert patched["checksums"].keys() == own["checksums"].keys()
+    assert patched["complete_checksums"].keys() == own["complete_checksums"].keys()
+    assert patched["checksums"].get("ChecksumType") == own["checksums"].get("ChecksumType")
+
+
+def test_the_same_bytes_give_the_same_etag_and_checksum(monkeypatch):
+    # Fixed bytes: os.urandom is replaced, so both joins see identical parts.
+    monkeypatch.setattr(os, "urandom", lambda n: bytes(range(n)))
+    for algorithm, kind in (("CRC32C", None), (None, None), ("CRC32", "FULL_OBJECT")):
+        patched, own = _both([5 * MiB, 2 * MiB], algorithm, kind=kind)
+        assert patched == own
+        assert patched["stored_checksum"][1]  # a value to compare: both computed one
+
+
+def test_moto_s_refusals_stay():
+    bad_etag = _both([5 * MiB, MiB], None, etag_of=lambda n, e: '"0"' if n == 2 else e)
+    assert bad_etag == ({"error": "InvalidPart"}, {"error": "InvalidPart"})
+    too_small = _both([MiB, MiB], None)
+    assert too_small == ({"error": "EntityTooSmall"}, {"error": "EntityTooSmall"})
+
+
+def test_restore_puts_moto_s_join_back():
+    from moto.s3 import models
+
+    complete, value = models.FakeMultipart.complete, models.FakeKey.value
+    joined_by_reference()()
+    assert models.FakeMultipart.complete is complete and models.FakeKey.value is value
