@@ -178,7 +178,8 @@ def joined_by_reference():
             self._value_buffer.close()
             self._value_buffer, self.contentsize = _JoinedBuffer(new_value), new_value.size
             return
-        if isinstance(self._value_buffer, _JoinedBuffer):
+        if isinstance(self._value_buffer, _JoinedBuffer):  # a joined object written over
+            self._value_buffer.close()
             self._value_buffer = models.tempfile.SpooledTemporaryFile(self._max_buffer_size)
         value.fset(self, new_value)
 

@@ -119,3 +119,30 @@ def test_restore_puts_moto_s_join_back():
     complete, value = models.FakeMultipart.complete, models.FakeKey.value
     joined_by_reference()()
     assert models.FakeMultipart.complete is complete and models.FakeKey.value is value
+
+
+def test_a_joined_object_written_over_lets_its_parts_go():
+    restore = joined_by_reference()
+    try:
+        with mock_aws():
+            s3 = _client()
+            s3.create_bucket(Bucket=BUCKET)
+            upload = s3.create_multipart_upload(Bucket=BUCKET, Key="k")["UploadId"]
+            etag = s3.upload_part(
+                Bucket=BUCKET, Key="k", UploadId=upload, PartNumber=1, Body=b"p" * 100
+            )["ETag"]
+            s3.complete_multipart_upload(
+                Bucket=BUCKET, Key="k", UploadId=upload,
+                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+            )  # fmt: skip
+            from moto.core import DEFAULT_ACCOUNT_ID
+            from moto.s3.models import s3_backends
+
+            key = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets[BUCKET].keys["k"]
+            part = key._value_buffer.joined.parts[0]
+            assert key.value == b"p" * 100 and not part.disposed
+            key.value = b"new bytes"
+            assert key.value == b"new bytes" and key.contentsize == 9
+            assert part.disposed  # the old parts are let go, not leaked
+    finally:
+        restore()
