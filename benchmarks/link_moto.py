@@ -85,9 +85,6 @@ class _Joined:
         self.parts = parts
         self.size = sum(part.contentsize for part in parts)
 
-    def __len__(self) -> int:
-        return self.size
-
 
 class _JoinedBuffer:
     """The file-like value of a completed object: reads its parts where moto keeps them,
